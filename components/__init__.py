@@ -1,0 +1,1 @@
+"""Reusable AWS constructs; stacks compose them. Each does one job."""

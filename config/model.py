@@ -1,0 +1,216 @@
+"""The typed, validated shape of one environment file (config/<env>.yaml).
+
+Every field has a description: `python -m config.reference` turns them into the
+README's config reference, and a test keeps the two in sync.
+"""
+
+import ipaddress
+import re
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from config.catalog import gpu_instances
+
+PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod a VPC IP
+PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
+MIN_AZS = 2  # EKS requires subnets in at least two AZs
+
+AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+InstanceTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
+RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+
+
+class Strict(BaseModel):
+    """Rejects unknown keys, so a typo is an error instead of a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointAccess(StrEnum):
+    PUBLIC_AND_PRIVATE = "public_and_private"
+    PRIVATE = "private"
+
+
+class CapacityType(StrEnum):
+    ON_DEMAND = "on_demand"
+    SPOT = "spot"
+
+
+class NodeGroupSize(Strict):
+    min_size: int = Field(ge=0, description="Fewest nodes the group scales in to.")
+    desired_size: int = Field(ge=0, description="Nodes at creation; the autoscaler owns it afterwards.")
+    max_size: int = Field(ge=1, description="Most nodes the group scales out to (your spend ceiling).")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"sizes must satisfy min_size <= desired_size <= max_size, got min_size={self.min_size}, "
+                f"desired_size={self.desired_size}, max_size={self.max_size}; raise max_size or lower the others"
+            )
+        return self
+
+
+class NetworkConfig(Strict):
+    vpc_cidr: str = Field(
+        default="10.0.0.0/16",
+        description=f"IPv4 CIDR of the VPC the app creates; must hold one /{PRIVATE_SUBNET_MASK} private "
+        f"and one /{PUBLIC_SUBNET_MASK} public subnet per AZ.",
+    )
+    availability_zones: list[str] = Field(
+        description=f"AZ names in the region (at least {MIN_AZS}). Named here so synth needs no AWS look-up.",
+    )
+    nat_gateways: int = Field(default=1, ge=1, description="NAT gateways: 1 saves money, one per AZ survives an AZ outage.")
+    flow_logs: bool = Field(default=True, description="Send VPC flow logs (rejected traffic) to CloudWatch Logs.")
+    existing_vpc_id: str | None = Field(
+        default=None,
+        pattern=r"^vpc-[0-9a-f]{8,17}$",
+        description="Use this VPC instead of creating one. Needs an explicit account; the look-up is cached in "
+        "cdk.context.json. Its subnets must carry the kubernetes.io/role/(internal-)elb tags.",
+    )
+
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        try:
+            ipaddress.IPv4Network(value)
+        except ValueError as error:
+            raise ValueError(f"'{value}' is not an IPv4 network CIDR such as 10.0.0.0/16 ({error})") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> Self:
+        zones = self.availability_zones
+        if len(zones) < MIN_AZS or len(set(zones)) != len(zones):
+            raise ValueError(f"availability_zones needs at least {MIN_AZS} distinct AZs, got {zones}")
+        if self.nat_gateways > len(zones):
+            raise ValueError(
+                f"nat_gateways ({self.nat_gateways}) cannot exceed the number of availability_zones ({len(zones)})"
+            )
+        needed = len(zones) * (2 ** (32 - PRIVATE_SUBNET_MASK) + 2 ** (32 - PUBLIC_SUBNET_MASK))
+        size = ipaddress.IPv4Network(self.vpc_cidr).num_addresses
+        if size < needed:
+            raise ValueError(
+                f"vpc_cidr {self.vpc_cidr} has {size} addresses but {len(zones)} AZs need {needed} "
+                f"(a /{PRIVATE_SUBNET_MASK} private and a /{PUBLIC_SUBNET_MASK} public subnet each); "
+                "use a larger block such as a /16 or fewer AZs"
+            )
+        return self
+
+
+class SystemNodeGroupConfig(NodeGroupSize):
+    instance_types: list[InstanceTypeName] = Field(
+        default=["m6i.large"], min_length=1, description="On-demand instance types for CoreDNS and controllers."
+    )
+    min_size: int = Field(default=2, ge=1, description="Fewest system nodes; keep 2 so CoreDNS survives a node loss.")
+    desired_size: int = Field(default=2, ge=1, description="System nodes at creation.")
+    max_size: int = Field(default=3, ge=1, description="Most system nodes.")
+
+
+class ClusterConfig(Strict):
+    endpoint_access: EndpointAccess = Field(
+        default=EndpointAccess.PRIVATE,
+        description="`private` keeps the API server inside the VPC; `public_and_private` also exposes it "
+        "to public_access_cidrs.",
+    )
+    public_access_cidrs: list[str] = Field(
+        default=[], description="CIDRs allowed to reach a public endpoint. Required with public_and_private."
+    )
+    admin_role_arn: RoleArn | None = Field(
+        default=None,
+        description="IAM role given cluster-admin through an EKS access entry (e.g. your SSO admin role).",
+    )
+    system_node_group: SystemNodeGroupConfig = Field(default_factory=SystemNodeGroupConfig)
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _cidrs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            try:
+                ipaddress.IPv4Network(value)
+            except ValueError:
+                raise ValueError(f"'{value}' is not an IPv4 CIDR such as 203.0.113.0/24") from None
+        return values
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> Self:
+        public = self.endpoint_access is EndpointAccess.PUBLIC_AND_PRIVATE
+        if public and not self.public_access_cidrs:
+            raise ValueError(
+                "endpoint_access is public_and_private but public_access_cidrs is empty; list the CIDRs "
+                "that may reach the API server (your office or VPN egress) or use endpoint_access: private"
+            )
+        if not public and self.public_access_cidrs:
+            raise ValueError("public_access_cidrs is set but endpoint_access is private; remove one of them")
+        return self
+
+
+class GpuNodeGroupConfig(NodeGroupSize):
+    instance_types: list[InstanceTypeName] = Field(
+        default=["g5.2xlarge"],
+        min_length=1,
+        description="GPU instance types (from config/data/gpu_instances.yaml). All must carry the same GPU count.",
+    )
+    capacity_type: CapacityType = Field(
+        default=CapacityType.ON_DEMAND, description="`on_demand`, or `spot` (cheaper, reclaimed at 2 minutes' notice)."
+    )
+    min_size: int = Field(default=0, ge=0, description="Fewest GPU nodes; 0 lets the group scale to nothing.")
+    desired_size: int = Field(default=1, ge=0, description="GPU nodes at creation.")
+    max_size: int = Field(default=3, ge=1, description="Most GPU nodes: your GPU spend ceiling.")
+    disk_size_gib: int = Field(
+        default=200,
+        ge=100,
+        le=16384,
+        description="gp3 root volume; the vLLM image (8+ GB) and cached weights (16 GB for an 8B model) live here.",
+    )
+
+    @field_validator("instance_types")
+    @classmethod
+    def _carry_nvidia_gpus(cls, values: list[str]) -> list[str]:
+        known = gpu_instances()
+        unknown = [value for value in values if value not in known]
+        if unknown:
+            families = sorted({name.split(".")[0] for name in known})
+            raise ValueError(
+                f"{unknown} carry no NVIDIA GPU this app knows; pick instance types of the families "
+                f"{', '.join(families)} (or add the type to config/data/gpu_instances.yaml)"
+            )
+        if len(set(values)) != len(values):
+            raise ValueError(f"instance_types lists a type twice: {values}")
+        return values
+
+
+class EnvironmentConfig(Strict):
+    """One deployment environment: where it goes and what it builds."""
+
+    name: str = Field(description="Environment name: the file name without .yaml (set by the loader).")
+    account: AccountId | None = Field(
+        default=None, description="12-digit AWS account. Empty: CDK_DEFAULT_ACCOUNT (your credentials) at deploy."
+    )
+    region: Region = Field(description="AWS region. Empty: CDK_DEFAULT_REGION.")
+    network: NetworkConfig
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    gpu_node_group: GpuNodeGroupConfig = Field(default_factory=GpuNodeGroupConfig)
+    tags: dict[str, str] = Field(default={}, description="Tags added to every taggable resource.")
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> Self:
+        stray = [zone for zone in self.network.availability_zones if not re.fullmatch(rf"{self.region}[a-z]", zone)]
+        if stray:
+            raise ValueError(
+                f"network.availability_zones {stray} are not zones of region {self.region}; "
+                f"name zones such as {self.region}a, {self.region}b"
+            )
+        if self.network.existing_vpc_id and not self.account:
+            raise ValueError(
+                "network.existing_vpc_id needs an explicit account (set account: or CDK_DEFAULT_ACCOUNT) "
+                "because the VPC is looked up in that account"
+            )
+        return self
+
+    @property
+    def stack_prefix(self) -> str:
+        return f"vllm-{self.name}"

@@ -1,0 +1,1 @@
+"""Deployment units: what `cdk deploy` creates and updates together."""

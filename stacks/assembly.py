@@ -1,0 +1,34 @@
+"""Builds every stack of one environment into an app: the one place stacks are wired together."""
+
+from dataclasses import dataclass
+
+from aws_cdk import App, Environment, Tags
+
+from config.model import EnvironmentConfig
+from stacks.cluster_stack import ClusterStack
+from stacks.network_stack import NetworkStack
+
+
+@dataclass(frozen=True)
+class EnvironmentStacks:
+    network: NetworkStack
+    cluster: ClusterStack
+
+
+def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
+    env = Environment(account=config.account, region=config.region)
+    prefix = config.stack_prefix
+    network = NetworkStack(
+        app, f"{prefix}-network", config=config.network, env=env, description=f"vLLM on EKS ({config.name}): VPC"
+    )
+    cluster = ClusterStack(
+        app,
+        f"{prefix}-cluster",
+        config=config,
+        vpc=network.vpc,
+        env=env,
+        description=f"vLLM on EKS ({config.name}): EKS cluster and node groups",
+    )
+    for key, value in {"environment": config.name, **config.tags}.items():
+        Tags.of(app).add(key, value)
+    return EnvironmentStacks(network=network, cluster=cluster)

@@ -1,0 +1,36 @@
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from components.eks_cluster import InferenceCluster, ManagedAddons
+from components.node_groups import GpuNodeGroup, SystemNodeGroup
+from config.model import EnvironmentConfig
+
+
+class ClusterStack(Stack):
+    """The EKS control plane, its add-ons and node groups."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, vpc: ec2.IVpc, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        control_plane = InferenceCluster(self, "ControlPlane", config=config.cluster, vpc=vpc)
+        self.cluster = control_plane.cluster
+        self.system_nodes = SystemNodeGroup(
+            self, "SystemNodes", cluster=self.cluster, config=config.cluster.system_node_group
+        )
+        addons = ManagedAddons(self, "Addons", cluster=self.cluster)
+        # CoreDNS only becomes healthy once a node can run it.
+        addons.node.add_dependency(self.system_nodes)
+        self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
+        # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
+        self.gpu_nodes.node.add_dependency(addons)
+
+        CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
+        CfnOutput(
+            self,
+            "KubeconfigCommand",
+            value=f"aws eks update-kubeconfig --region {self.region} --name {self.cluster.cluster_name}",
+        )

@@ -1,0 +1,17 @@
+from typing import Any
+
+from aws_cdk import Stack
+from constructs import Construct
+
+from components.vpc import EksVpc, PrivateEndpoints
+from config.model import NetworkConfig
+
+
+class NetworkStack(Stack):
+    """The VPC and its endpoints; changes here are rare and slow, so they deploy on their own."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.vpc = EksVpc(self, "Network", config=config).vpc
+        if not config.existing_vpc_id:
+            PrivateEndpoints(self, "Endpoints", vpc=self.vpc)
