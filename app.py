@@ -3,8 +3,7 @@
 
 import sys
 
-from aws_cdk import App, Validations
-from cdk_nag import AwsSolutionsChecks
+from aws_cdk import App
 
 from config import ConfigError, load_environment
 from stacks.assembly import build
@@ -16,12 +15,10 @@ def main() -> int:
     app = App()
     env_name = app.node.try_get_context("env") or DEFAULT_ENV
     try:
-        config = load_environment(env_name)
+        build(app, load_environment(env_name))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    build(app, config)
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     app.synth()
     return 0
 

@@ -62,9 +62,11 @@ class InferenceCluster(Construct):
             self.cluster.grant_access(
                 "AdminAccess",
                 config.admin_role_arn,
-                [eks.AccessPolicy.from_access_policy_name(
-                    "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
-                )],
+                [
+                    eks.AccessPolicy.from_access_policy_name(
+                        "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
+                    )
+                ],
             )
 
     def _acknowledge_kubectl_provider(self) -> None:
@@ -123,4 +125,3 @@ class ManagedAddons(Construct):
             # EKS installs self-managed copies of vpc-cni, coredns and kube-proxy at creation;
             # take them over instead of failing on the conflict.
             addon.node.default_child.add_property_override("ResolveConflicts", "OVERWRITE")  # type: ignore[union-attr]
-

@@ -1,6 +1,5 @@
 """Managed node groups: a small system group, and the tainted GPU group for vLLM."""
 
-from aws_cdk import Size
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam

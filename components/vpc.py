@@ -1,5 +1,7 @@
 """A VPC laid out for EKS: private node subnets, load-balancer discovery tags, flow logs."""
 
+from typing import ClassVar
+
 from aws_cdk import RemovalPolicy, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
@@ -52,7 +54,7 @@ class EksVpc(Construct):
 class PrivateEndpoints(Construct):
     """Keeps image pulls (ECR + S3 layers), weight downloads from S3 and STS calls inside the VPC."""
 
-    INTERFACE_SERVICES = {
+    INTERFACE_SERVICES: ClassVar[dict[str, ec2.InterfaceVpcEndpointAwsService]] = {
         "EcrApi": ec2.InterfaceVpcEndpointAwsService.ECR,
         "EcrDocker": ec2.InterfaceVpcEndpointAwsService.ECR_DOCKER,
         "Sts": ec2.InterfaceVpcEndpointAwsService.STS,

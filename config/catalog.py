@@ -31,7 +31,4 @@ def gpu_instances() -> dict[str, InstanceSpec]:
     """Every GPU instance type the app knows, by EC2 name."""
     raw = yaml.safe_load(CATALOG_FILE.read_text())
     gpus = {name: GpuSpec(**spec) for name, spec in raw["gpus"].items()}
-    return {
-        name: InstanceSpec(name=name, gpu_spec=gpus[row["gpu"]], **row)
-        for name, row in raw["instances"].items()
-    }
+    return {name: InstanceSpec(name=name, gpu_spec=gpus[row["gpu"]], **row) for name, row in raw["instances"].items()}

@@ -11,7 +11,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from config.catalog import gpu_instances
+from config.catalog import InstanceSpec, gpu_instances
 
 PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod a VPC IP
 PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
@@ -63,7 +63,9 @@ class NetworkConfig(Strict):
     availability_zones: list[str] = Field(
         description=f"AZ names in the region (at least {MIN_AZS}). Named here so synth needs no AWS look-up.",
     )
-    nat_gateways: int = Field(default=1, ge=1, description="NAT gateways: 1 saves money, one per AZ survives an AZ outage.")
+    nat_gateways: int = Field(
+        default=1, ge=1, description="NAT gateways: 1 saves money, one per AZ survives an AZ outage."
+    )
     flow_logs: bool = Field(default=True, description="Send VPC flow logs (rejected traffic) to CloudWatch Logs.")
     existing_vpc_id: str | None = Field(
         default=None,
@@ -180,7 +182,17 @@ class GpuNodeGroupConfig(NodeGroupSize):
             )
         if len(set(values)) != len(values):
             raise ValueError(f"instance_types lists a type twice: {values}")
+        counts = {name: known[name].gpus for name in values}
+        if len(set(counts.values())) > 1:
+            raise ValueError(
+                f"instance_types mix GPU counts {counts}; a pod's GPU request must fit every node the group "
+                "can launch, so list types with the same number of GPUs"
+            )
         return values
+
+    @property
+    def instance_specs(self) -> list[InstanceSpec]:
+        return [gpu_instances()[name] for name in self.instance_types]
 
 
 class EnvironmentConfig(Strict):

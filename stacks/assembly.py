@@ -2,7 +2,8 @@
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Environment, Tags
+from aws_cdk import App, Environment, Tags, Validations
+from cdk_nag import AwsSolutionsChecks
 
 from config.model import EnvironmentConfig
 from stacks.cluster_stack import ClusterStack
@@ -16,6 +17,7 @@ class EnvironmentStacks:
 
 
 def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
+    """Add the environment's stacks to `app`, with cdk-nag's AwsSolutions checks run at synth."""
     env = Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix
     network = NetworkStack(
@@ -31,4 +33,5 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     )
     for key, value in {"environment": config.name, **config.tags}.items():
         Tags.of(app).add(key, value)
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return EnvironmentStacks(network=network, cluster=cluster)

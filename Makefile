@@ -1,0 +1,71 @@
+# Two commands do all the set-up on a fresh machine: `make synth` and `make test`.
+# Each installs what it needs (Python deps from uv.lock into .venv, the CDK CLI from package-lock.json).
+
+ENV ?= dev
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+
+UV := .tools/uv/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install synth test lint snapshot-update docs bench diff deploy destroy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools/uv
+	.tools/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## Install Python deps (uv.lock) and the pinned CDK CLI
+
+synth: install ## Synthesize ENV (default dev) into cdk.out/
+	@$(PY) -m config check $(ENV)
+	@$(CDK) synth --quiet -c env=$(ENV)
+
+test: install ## Run every check: lint, config, snapshots, assertions, cfn-lint, cdk-nag
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+lint: install ## Lint and format-check the Python code
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+snapshot-update: install ## Rewrite the syrupy snapshots after a deliberate change (review the diff!)
+	$(PY) -m pytest --snapshot-update tests
+
+docs: install ## Regenerate the config reference in README.md from the pydantic model
+	$(PY) -m config reference --write README.md
+
+bench: install ## Wall time of `make synth` for dev: median of 3 runs
+	$(PY) scripts/bench_synth.py --runs 3 --env $(ENV)
+
+diff: install ## Show what `make deploy ENV=...` would change (needs AWS credentials)
+	@$(PY) -m config check $(ENV)
+	$(CDK) diff --all -c env=$(ENV)
+
+deploy: install ## Deploy every stack of ENV (needs AWS credentials; GPU nodes cost money)
+	@$(PY) -m config check $(ENV)
+	$(CDK) deploy --all -c env=$(ENV)
+
+destroy: install ## Delete every stack of ENV (needs AWS credentials)
+	@$(PY) -m config check $(ENV)
+	$(CDK) destroy --all -c env=$(ENV)
+
+clean: ## Remove build output and installed tools
+	rm -rf cdk.out dist .venv .tools node_modules .pytest_cache .ruff_cache

@@ -1,0 +1,106 @@
+"""Shared fixtures: synthesize an environment in-process, exactly as app.py does, once per session."""
+
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App
+from aws_cdk.assertions import Template
+from aws_cdk.cx_api import CloudAssembly
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from config import EnvironmentConfig, load_environment
+from stacks.assembly import EnvironmentStacks, build
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ["dev", "prod"]
+TEST_ACCOUNT = "111111111111"
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def cdk_context() -> dict[str, Any]:
+    """The feature flags from cdk.json, as the CDK CLI would pass them."""
+    return json.loads((ROOT / "cdk.json").read_text())["context"]
+
+
+@dataclass
+class Synthesized:
+    config: EnvironmentConfig
+    stacks: EnvironmentStacks
+    assembly: CloudAssembly
+
+    def template(self, stack: str) -> Template:
+        return Template.from_json(self.template_json(stack))
+
+    def template_json(self, stack: str) -> dict[str, Any]:
+        return self.assembly.get_stack_by_name(f"{self.config.stack_prefix}-{stack}").template
+
+    @property
+    def outdir(self) -> Path:
+        return Path(self.assembly.directory)
+
+
+def synthesize(config: EnvironmentConfig, outdir: Path) -> Synthesized:
+    app = App(outdir=str(outdir), context=cdk_context())
+    stacks = build(app, config)
+    return Synthesized(config=config, stacks=stacks, assembly=app.synth())
+
+
+def load(env_name: str, **environ: str) -> EnvironmentConfig:
+    """An environment as the loader reads it, with no CDK_DEFAULT_* from this machine leaking in."""
+    return load_environment(env_name, environ=environ)
+
+
+@pytest.fixture(scope="session")
+def synth_env(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Synthesized]:
+    cache: dict[str, Synthesized] = {}
+
+    def get(env_name: str) -> Synthesized:
+        if env_name not in cache:
+            cache[env_name] = synthesize(load(env_name), tmp_path_factory.mktemp(f"cdk-{env_name}"))
+        return cache[env_name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def dev(synth_env: Callable[[str], Synthesized]) -> Synthesized:
+    return synth_env("dev")
+
+
+@pytest.fixture(scope="session")
+def prod(synth_env: Callable[[str], Synthesized]) -> Synthesized:
+    return synth_env("prod")
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """dev with the opt-in choices turned on: an admin role, a private endpoint, spot GPUs, an account."""
+    data = load("dev", CDK_DEFAULT_ACCOUNT=TEST_ACCOUNT).model_dump(mode="json")
+    data["cluster"].update(
+        admin_role_arn=f"arn:aws:iam::{TEST_ACCOUNT}:role/PlatformAdmin",
+        endpoint_access="private",
+        public_access_cidrs=[],
+    )
+    data["gpu_node_group"].update(capacity_type="spot", instance_types=["g5.2xlarge", "g6.2xlarge"], max_size=5)
+    return synthesize(EnvironmentConfig.model_validate(data), tmp_path_factory.mktemp("cdk-variant"))
+
+
+ASSET_HASH = re.compile(r"[0-9a-f]{64}")
+
+
+def normalized(template: dict[str, Any]) -> dict[str, Any]:
+    """A template with the parts that vary between machines and CDK patch releases replaced by placeholders."""
+    return json.loads(ASSET_HASH.sub("<asset-hash>", json.dumps(template, sort_keys=True)))
+
+
+@pytest.fixture
+def json_snapshot(snapshot):
+    """One readable JSON file per snapshot under tests/__snapshots__/, so reviews read like template diffs."""
+    return snapshot.use_extension(JSONSnapshotExtension)

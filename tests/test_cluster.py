@@ -1,0 +1,167 @@
+"""The cluster stack: control plane, add-ons, system nodes and the GPU node group of the guide's Step 1."""
+
+import pytest
+from aws_cdk.assertions import Match
+
+from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
+from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
+
+
+def _gpu_nodegroup(template):
+    groups = template.find_resources("AWS::EKS::Nodegroup", {"Properties": {"AmiType": "AL2023_x86_64_NVIDIA"}})
+    assert len(groups) == 1, "exactly one node group runs the NVIDIA AMI"
+    return next(iter(groups.values()))["Properties"]
+
+
+def _launch_template_of(template, nodegroup):
+    logical_id = nodegroup["LaunchTemplate"]["Id"]["Ref"]
+    return template.to_json()["Resources"][logical_id]["Properties"]["LaunchTemplateData"]
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_control_plane_is_pinned_logged_and_encrypted(synth_env, env_name):
+    template = synth_env(env_name).template("cluster")
+    template.resource_count_is("AWS::EKS::Cluster", 1)
+    template.has_resource_properties(
+        "AWS::EKS::Cluster",
+        {
+            "Version": KUBERNETES_VERSION,
+            "Logging": {
+                "ClusterLogging": {
+                    "EnabledTypes": [
+                        {"Type": kind} for kind in ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+                    ]
+                }
+            },
+            "EncryptionConfig": [{"Provider": {"KeyArn": Match.any_value()}, "Resources": ["secrets"]}],
+            "AccessConfig": {"AuthenticationMode": "API"},
+        },
+    )
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_dev_endpoint_is_public_only_to_the_configured_cidrs(dev):
+    dev.template("cluster").has_resource_properties(
+        "AWS::EKS::Cluster",
+        {
+            "ResourcesVpcConfig": Match.object_like(
+                {"EndpointPrivateAccess": True, "EndpointPublicAccess": True, "PublicAccessCidrs": ["0.0.0.0/0"]}
+            )
+        },
+    )
+
+
+@pytest.mark.parametrize("fixture", ["prod", "variant"])
+def test_private_endpoint_is_private_only(request, fixture):
+    request.getfixturevalue(fixture).template("cluster").has_resource_properties(
+        "AWS::EKS::Cluster",
+        {"ResourcesVpcConfig": Match.object_like({"EndpointPrivateAccess": True, "EndpointPublicAccess": False})},
+    )
+
+
+def test_admin_role_gets_a_cluster_admin_access_entry(variant, dev):
+    entries = variant.template("cluster").find_resources(
+        "AWS::EKS::AccessEntry", {"Properties": {"PrincipalArn": variant.config.cluster.admin_role_arn}}
+    )
+    assert len(entries) == 1
+    (policy,) = next(iter(entries.values()))["Properties"]["AccessPolicies"]
+    assert policy["AccessScope"] == {"Type": "cluster"}
+    assert "policy/AmazonEKSClusterAdminPolicy" in str(policy["PolicyArn"])
+    dev_entries = dev.template("cluster").find_resources("AWS::EKS::AccessEntry")
+    assert all(isinstance(entry["Properties"]["PrincipalArn"], dict) for entry in dev_entries.values()), (
+        "without admin_role_arn only the CDK kubectl role gets an entry"
+    )
+
+
+def test_managed_addons_are_pinned_and_network_policy_is_enforced(dev):
+    template = dev.template("cluster")
+    addons = {
+        addon["Properties"]["AddonName"]: addon["Properties"]
+        for addon in template.find_resources("AWS::EKS::Addon").values()
+    }
+    assert {name: props["AddonVersion"] for name, props in addons.items()} == ADDON_VERSIONS
+    assert addons["vpc-cni"]["ConfigurationValues"] == '{"enableNetworkPolicy":"true"}'
+    assert all(props["ResolveConflicts"] == "OVERWRITE" for props in addons.values())
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_system_node_group_runs_al2023_on_demand_without_taints(synth_env, env_name):
+    synthesized = synth_env(env_name)
+    system = synthesized.config.cluster.system_node_group
+    synthesized.template("cluster").has_resource_properties(
+        "AWS::EKS::Nodegroup",
+        {
+            "AmiType": "AL2023_x86_64_STANDARD",
+            "CapacityType": "ON_DEMAND",
+            "InstanceTypes": system.instance_types,
+            "ScalingConfig": {
+                "MinSize": system.min_size,
+                "DesiredSize": system.desired_size,
+                "MaxSize": system.max_size,
+            },
+            "Taints": Match.absent(),
+        },
+    )
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_gpu_node_group_matches_the_guide(synth_env, env_name):
+    synthesized = synth_env(env_name)
+    gpu = synthesized.config.gpu_node_group
+    template = synthesized.template("cluster")
+    nodegroup = _gpu_nodegroup(template)
+    assert nodegroup["InstanceTypes"] == ["g5.2xlarge"]
+    assert nodegroup["CapacityType"] == "ON_DEMAND"
+    assert nodegroup["ScalingConfig"] == {
+        "MinSize": gpu.min_size,
+        "DesiredSize": gpu.desired_size,
+        "MaxSize": gpu.max_size,
+    }
+    assert nodegroup["Labels"] == {"workload": "llm-inference"}
+    assert nodegroup["Taints"] == [{"Key": "nvidia.com/gpu", "Value": "present", "Effect": "NO_SCHEDULE"}]
+    assert "RemoteAccess" not in nodegroup, "no SSH key: shell access is through SSM"
+    assert "DiskSize" not in nodegroup, "the disk is set in the launch template"
+
+
+def test_gpu_node_group_taint_and_label_come_from_the_shared_definition(dev):
+    nodegroup = _gpu_nodegroup(dev.template("cluster"))
+    assert nodegroup["Labels"] == GPU_NODE_LABELS
+    (taint,) = nodegroup["Taints"]
+    assert (taint["Key"], taint["Value"]) == (GPU_TAINT.key, GPU_TAINT.value)
+
+
+def test_gpu_scaling_matches_the_guide_in_dev(dev):
+    assert _gpu_nodegroup(dev.template("cluster"))["ScalingConfig"] == {"MinSize": 0, "DesiredSize": 1, "MaxSize": 3}
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_gpu_launch_template_has_a_200_gib_gp3_root_and_requires_imdsv2(synth_env, env_name):
+    template = synth_env(env_name).template("cluster")
+    data = _launch_template_of(template, _gpu_nodegroup(template))
+    assert data["BlockDeviceMappings"] == [
+        {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 200, "VolumeType": "gp3", "Encrypted": True}}
+    ]
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}
+    assert "ImageId" not in data and "KeyName" not in data and "InstanceType" not in data
+
+
+def test_every_node_role_has_ssm_and_no_ssh(dev):
+    template = dev.template("cluster")
+    for nodegroup in template.find_resources("AWS::EKS::Nodegroup").values():
+        role_id = nodegroup["Properties"]["NodeRole"]["Fn::GetAtt"][0]
+        policies = str(template.to_json()["Resources"][role_id]["Properties"]["ManagedPolicyArns"])
+        assert "AmazonSSMManagedInstanceCore" in policies
+        assert "AmazonEC2ContainerRegistryPullOnly" in policies
+        assert "RemoteAccess" not in nodegroup["Properties"]
+
+
+def test_spot_and_instance_types_come_from_config(variant):
+    nodegroup = _gpu_nodegroup(variant.template("cluster"))
+    assert nodegroup["CapacityType"] == "SPOT"
+    assert nodegroup["InstanceTypes"] == ["g5.2xlarge", "g6.2xlarge"]
+    assert nodegroup["ScalingConfig"]["MaxSize"] == 5
+
+
+def test_explicit_account_is_used(variant):
+    assert variant.stacks.cluster.account == "111111111111"
+    assert variant.stacks.cluster.region == "us-east-1"

@@ -1,0 +1,158 @@
+"""Bad input gets one clear paragraph naming the file, the field and the fix, and a non-zero exit."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config import ConfigError, available_environments, load_environment
+from config.__main__ import main as config_cli
+from tests.conftest import ROOT
+
+DEV = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+
+
+def write_env(tmp_path: Path, name: str, data: dict | str) -> Path:
+    text = data if isinstance(data, str) else yaml.safe_dump(data)
+    (tmp_path / f"{name}.yaml").write_text(text)
+    return tmp_path
+
+
+def dev_with(**changes: dict) -> dict:
+    data = json.loads(json.dumps(DEV))
+    for section, values in changes.items():
+        if isinstance(values, dict) and isinstance(data.get(section), dict):
+            data[section].update(values)
+        else:
+            data[section] = values
+    return data
+
+
+def check(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = config_cli(["check", name, "--config-dir", str(tmp_path)])
+    return code, capsys.readouterr().err
+
+
+def test_shipped_environments_are_valid():
+    assert available_environments() == ["dev", "prod"]
+    for name in available_environments():
+        config = load_environment(name, environ={})
+        assert config.name == name
+
+
+BAD_CONFIGS = {
+    "wrong type": (
+        dev_with(gpu_node_group={"max_size": "three"}),
+        ["gpu_node_group.max_size", "valid integer", "'three'"],
+    ),
+    "unknown key": (
+        dev_with(gpu_node_group={"max_nodes": 3}),
+        ["gpu_node_group.max_nodes", "unknown setting", "fix its spelling"],
+    ),
+    "min above max": (
+        dev_with(gpu_node_group={"min_size": 5, "desired_size": 1, "max_size": 1}),
+        ["gpu_node_group", "min_size <= desired_size <= max_size", "min_size=5", "max_size=1"],
+    ),
+    "non-GPU instance type": (
+        dev_with(gpu_node_group={"instance_types": ["m5.xlarge"]}),
+        ["gpu_node_group.instance_types", "m5.xlarge", "no NVIDIA GPU", "g5"],
+    ),
+    "mixed GPU counts": (
+        dev_with(gpu_node_group={"instance_types": ["g5.2xlarge", "g5.12xlarge"]}),
+        ["gpu_node_group.instance_types", "same number of GPUs"],
+    ),
+    "too few zones": (
+        dev_with(network={"availability_zones": ["us-east-1a"]}),
+        ["network", "at least 2 distinct AZs"],
+    ),
+    "more NAT gateways than zones": (
+        dev_with(network={"nat_gateways": 3}),
+        ["network", "nat_gateways (3)", "availability_zones (2)"],
+    ),
+    "VPC too small for its subnets": (
+        dev_with(network={"vpc_cidr": "10.0.0.0/20"}),
+        ["network", "10.0.0.0/20", "larger block"],
+    ),
+    "zones of another region": (
+        dev_with(network={"availability_zones": ["eu-west-1a", "eu-west-1b"]}),
+        ["eu-west-1a", "region us-east-1"],
+    ),
+    "public endpoint with no CIDRs": (
+        dev_with(cluster={"public_access_cidrs": []}),
+        ["cluster", "public_access_cidrs is empty", "endpoint_access: private"],
+    ),
+    "malformed admin role": (
+        dev_with(cluster={"admin_role_arn": "Admin"}),
+        ["cluster.admin_role_arn", "should match pattern"],
+    ),
+    "missing required field": (
+        {key: value for key, value in DEV.items() if key != "network"},
+        ["network", "required but missing"],
+    ),
+    "not YAML": ("region: [us-east-1\n", ["not valid YAML", "line 2"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS, ids=list(BAD_CONFIGS))
+def test_bad_config_exits_2_with_one_paragraph(tmp_path, capsys, case):
+    data, expected = BAD_CONFIGS[case]
+    code, err = check(write_env(tmp_path, "bad", data), "bad", capsys)
+    assert code == 2
+    assert err.startswith("error: ") and "bad.yaml" in err
+    for fragment in expected:
+        assert fragment in err
+    assert err.strip().count("\n") == 0, "one paragraph"
+    assert "Traceback" not in err
+
+
+def test_missing_environment_lists_the_ones_that_exist(tmp_path, capsys):
+    write_env(tmp_path, "dev", DEV)
+    write_env(tmp_path, "prod", DEV)
+    code, err = check(tmp_path, "nope", capsys)
+    assert code == 2
+    assert "no environment named 'nope'" in err
+    assert "Environments available: dev, prod" in err
+    assert "make synth ENV=dev" in err
+
+
+def test_account_and_region_fall_back_to_cdk_environment_variables(tmp_path):
+    data = dev_with()
+    data.pop("account")
+    data.pop("region")
+    write_env(tmp_path, "env", data)
+    config = load_environment(
+        "env", config_dir=tmp_path, environ={"CDK_DEFAULT_ACCOUNT": "222222222222", "CDK_DEFAULT_REGION": "us-east-1"}
+    )
+    assert (config.account, config.region) == ("222222222222", "us-east-1")
+    with pytest.raises(ConfigError, match="region: required but missing"):
+        load_environment("env", config_dir=tmp_path, environ={})
+
+
+def test_file_values_win_over_environment_variables():
+    config = load_environment("dev", environ={"CDK_DEFAULT_REGION": "eu-west-1", "CDK_DEFAULT_ACCOUNT": "222222222222"})
+    assert config.region == "us-east-1"
+    assert config.account == "222222222222", "dev.yaml leaves account empty, so the credentials' account is used"
+
+
+def test_existing_vpc_needs_an_account(tmp_path):
+    write_env(tmp_path, "env", dev_with(network={"existing_vpc_id": "vpc-0123456789abcdef0"}))
+    with pytest.raises(ConfigError, match="existing_vpc_id needs an explicit account"):
+        load_environment("env", config_dir=tmp_path, environ={})
+
+
+def _run_app(env_name: str) -> subprocess.CompletedProcess[str]:
+    environ = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": env_name}), "CDK_OUTDIR": "/nonexistent"}
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_app_refuses_an_unknown_environment_without_a_stack_trace():
+    result = _run_app("nope")
+    assert result.returncode == 2
+    assert "no environment named 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr and "jsii" not in result.stderr

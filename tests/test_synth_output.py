@@ -1,0 +1,90 @@
+"""The synthesized templates: snapshots, cfn-lint, cdk-nag, and no dependence on the machine."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, Stack
+from aws_cdk import aws_s3 as s3
+
+from stacks.assembly import build
+from tests.conftest import ENVIRONMENTS, cdk_context, load, normalized, synthesize
+
+STACKS = ["network", "cluster"]
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+@pytest.mark.parametrize("stack", STACKS)
+def test_template_snapshot(synth_env, json_snapshot, env_name, stack):
+    assert normalized(synth_env(env_name).template_json(stack)) == json_snapshot
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_cfn_lint_finds_no_errors(synth_env, env_name):
+    templates = sorted(str(path) for path in synth_env(env_name).outdir.glob("*.template.json"))
+    assert len(templates) == len(STACKS)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--format",
+            "parseable",
+            "--regions",
+            "us-east-1",
+            "--",
+            *templates,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    # cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational.
+    assert result.returncode & 2 == 0, result.stdout + result.stderr
+    assert result.returncode & ~(2 | 4 | 8) == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_cdk_nag_has_no_unacknowledged_findings(synth_env, env_name):
+    report = json.loads((synth_env(env_name).outdir / "validation-report.json").read_text())
+    failures = [violation for plugin in report["pluginReports"] for violation in plugin.get("violations", [])]
+    assert failures == []
+
+
+def test_cdk_nag_is_active_and_fails_synth_on_a_finding(tmp_path):
+    """A bucket without SSL enforcement or logging must stop synth: proves the checks run at all."""
+    app = App(outdir=str(tmp_path), context=cdk_context())
+    stacks = build(app, load("dev"))
+    s3.Bucket(stacks.network, "UncheckedBucket")
+    with pytest.raises(Exception, match=r"AwsSolutions-S1|AwsSolutions-S10"):
+        app.synth()
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_every_nag_acknowledgment_sits_on_a_resource_with_a_reason(synth_env, env_name):
+    """Acknowledgments are per construct, never stack-wide, and each says why."""
+    outdir = synth_env(env_name).outdir
+    acknowledged = {}
+    for metadata in outdir.glob("*.metadata.json"):
+        for path, entries in json.loads(metadata.read_text()).items():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:acknowledged-rules":
+                    for rule, reason in entry["data"].items():
+                        if "AwsSolutions" in rule:
+                            acknowledged[(path, rule)] = reason
+    assert acknowledged, "components acknowledge their cdk-nag findings"
+    for (path, rule), reason in acknowledged.items():
+        assert path.count("/") >= 2, f"{rule} is acknowledged for a whole stack ({path})"
+        assert len(reason.split()) >= 5, f"{rule} at {path} needs a concrete reason, got {reason!r}"
+
+
+def test_synth_does_not_depend_on_this_machine(tmp_path_factory):
+    """Two synths in different directories give identical normalized templates."""
+    first = synthesize(load("dev"), tmp_path_factory.mktemp("a"))
+    second = synthesize(load("dev"), tmp_path_factory.mktemp("b"))
+    for stack in STACKS:
+        assert normalized(first.template_json(stack)) == normalized(second.template_json(stack))
+
+
+def test_stacks_are_bound_to_no_account_unless_configured(dev):
+    assert Stack.of(dev.stacks.cluster).region == "us-east-1"
+    assert dev.stacks.cluster.account.startswith("${Token"), "dev.yaml names no account"
