@@ -2,24 +2,28 @@
 """CDK entry point: synthesizes the environment named by `-c env=NAME` (default dev)."""
 
 import sys
+from pathlib import Path
 
 from aws_cdk import App
 
+from charts.bundle import write_manifests
 from config import ConfigError, load_environment
 from stacks.assembly import build
 
 DEFAULT_ENV = "dev"
+MANIFESTS_DIR = Path(__file__).parent / "dist"  # plain YAML per chart, for kubectl and GitOps
 
 
 def main() -> int:
     app = App()
     env_name = app.node.try_get_context("env") or DEFAULT_ENV
     try:
-        build(app, load_environment(env_name))
+        stacks = build(app, load_environment(env_name))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     app.synth()
+    write_manifests(stacks.inference.charts, MANIFESTS_DIR / env_name)
     return 0
 
 

@@ -1,5 +1,7 @@
 """The EKS control plane: pinned version, audit logging, KMS-encrypted secrets, scoped endpoint."""
 
+from typing import Any
+
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
@@ -9,6 +11,7 @@ from constructs import Construct
 
 from components.nag import acknowledge, managed_policy
 from config.model import ClusterConfig, EndpointAccess
+from config.scheduling import GPU_TAINT
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
 
 CONTROL_PLANE_LOGS = [
@@ -20,9 +23,12 @@ CONTROL_PLANE_LOGS = [
 ]
 
 # Add-on settings that differ from EKS defaults, and why.
-ADDON_CONFIGURATION: dict[str, dict[str, str]] = {
+ADDON_CONFIGURATION: dict[str, dict[str, Any]] = {
     # The node agent enforces Kubernetes NetworkPolicy, so vLLM can be fenced off.
     "vpc-cni": {"enableNetworkPolicy": "true"},
+    # The AWS provider must run where vLLM mounts its secrets: on the tainted GPU nodes.
+    # (The CSI driver itself tolerates every taint by default.)
+    "aws-secrets-store-csi-driver-provider": {"tolerations": [GPU_TAINT.toleration()]},
 }
 
 

@@ -22,6 +22,7 @@ class InstanceSpec(BaseModel):
     gpus: int = Field(gt=0)
     vcpus: int = Field(gt=0)
     memory_gib: float = Field(gt=0)
+    max_pods: int = Field(gt=0, description="VPC CNI pod limit, which sets the kubelet's memory reservation")
     usd_per_hour: float = Field(gt=0, description="Linux on-demand, us-east-1")
     gpu_spec: GpuSpec
 

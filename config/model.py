@@ -195,6 +195,78 @@ class GpuNodeGroupConfig(NodeGroupSize):
         return [gpu_instances()[name] for name in self.instance_types]
 
 
+# vLLM flags the chart sets from typed fields; passing them again in extra_args would be ambiguous.
+MANAGED_VLLM_FLAGS = {
+    "--model",
+    "--served-model-name",
+    "--max-model-len",
+    "--gpu-memory-utilization",
+    "--tensor-parallel-size",
+    "--port",
+    "--host",
+}
+DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
+
+
+class ModelConfig(Strict):
+    """One model served by its own vLLM Deployment and Service."""
+
+    name: DnsLabel = Field(description="Short DNS-safe name; the Deployment and Service are `vllm-<name>`.")
+    model_id: str = Field(
+        min_length=1, description="Hugging Face model id (or a path inside the pod) passed to `--model`."
+    )
+    served_model_name: str | None = Field(
+        default=None, description="Model name clients send in requests. Empty: the model_id."
+    )
+    replicas: int = Field(default=1, ge=1, description="vLLM pods for this model, each on its own GPU(s).")
+    max_model_len: int = Field(
+        default=8192, ge=256, description="`--max-model-len`: longest prompt + output in tokens (KV-cache budget)."
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.90,
+        gt=0.3,
+        le=0.98,
+        description="`--gpu-memory-utilization`: share of GPU memory vLLM may claim for weights and KV cache.",
+    )
+    tensor_parallel_size: int = Field(
+        default=1,
+        ge=1,
+        description="`--tensor-parallel-size`: GPUs one pod shards the model across (= GPUs requested).",
+    )
+    extra_args: list[str] = Field(default=[], description="More vLLM flags, e.g. `[--enable-prefix-caching]`.")
+    cpu: float = Field(default=4, gt=0, description="CPU cores requested (no CPU limit, so it may burst).")
+    memory_gib: int = Field(default=16, ge=4, description="Memory requested and limited, GiB (includes /dev/shm use).")
+    shm_size_gib: int = Field(default=8, ge=1, description="In-memory /dev/shm size, GiB; counts against memory_gib.")
+    gated: bool = Field(
+        default=True, description="The model needs a Hugging Face token (e.g. Llama); mounts it from Secrets Manager."
+    )
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_managed_flags(cls, values: list[str]) -> list[str]:
+        clashes = sorted({value.split("=")[0] for value in values} & MANAGED_VLLM_FLAGS)
+        if clashes:
+            raise ValueError(f"extra_args repeats {clashes}, which have their own fields; set those fields instead")
+        return values
+
+    @model_validator(mode="after")
+    def _shm_fits(self) -> Self:
+        if self.shm_size_gib >= self.memory_gib:
+            raise ValueError(
+                f"shm_size_gib ({self.shm_size_gib}) must be below memory_gib ({self.memory_gib}): a memory-backed "
+                "/dev/shm counts against the container's memory limit; lower shm_size_gib or raise memory_gib"
+            )
+        return self
+
+    @property
+    def gpus(self) -> int:
+        return self.tensor_parallel_size
+
+    @property
+    def served_name(self) -> str:
+        return self.served_model_name or self.model_id
+
+
 class EnvironmentConfig(Strict):
     """One deployment environment: where it goes and what it builds."""
 
@@ -206,6 +278,9 @@ class EnvironmentConfig(Strict):
     network: NetworkConfig
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     gpu_node_group: GpuNodeGroupConfig = Field(default_factory=GpuNodeGroupConfig)
+    models: list[ModelConfig] = Field(
+        min_length=1, description="Models to serve; one vLLM Deployment + Service each (list fields below)."
+    )
     tags: dict[str, str] = Field(default={}, description="Tags added to every taggable resource.")
 
     @model_validator(mode="after")
@@ -223,6 +298,19 @@ class EnvironmentConfig(Strict):
             )
         return self
 
+    @field_validator("models")
+    @classmethod
+    def _unique_names(cls, models: list[ModelConfig]) -> list[ModelConfig]:
+        names = [model.name for model in models]
+        if len(set(names)) != len(names):
+            raise ValueError(f"model names must be unique, got {names}")
+        return models
+
     @property
     def stack_prefix(self) -> str:
         return f"vllm-{self.name}"
+
+    @property
+    def hf_token_secret_name(self) -> str:
+        """Secrets Manager name of the Hugging Face token: the stack creates it, the chart mounts it."""
+        return f"{self.stack_prefix}/huggingface-token"

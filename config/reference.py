@@ -16,9 +16,13 @@ END = "<!-- config-reference:end -->"
 SKIPPED = {"name"}  # set by the loader, not by the file
 
 
-def _model_of(annotation: object) -> type[BaseModel] | None:
+def _model_of(annotation: object) -> tuple[type[BaseModel], str] | None:
+    """The nested model behind a field, and the key suffix that reaches it (`[]` for a list of models)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+        return annotation, ""
+    if typing.get_origin(annotation) is list:
+        inner = _model_of(typing.get_args(annotation)[0])
+        return (inner[0], "[]") if inner else None
     return None
 
 
@@ -58,7 +62,9 @@ def rows(model: type[BaseModel] = EnvironmentConfig, prefix: str = "") -> list[s
         key = f"{prefix}{name}"
         sub = _model_of(field.annotation)
         if sub:
-            nested.append((key, sub))
+            nested.append((key + sub[1], sub[0]))
+            if sub[1]:
+                lines.append(f"| `{key}` | list | {_default(field)} | {field.description or ''} |")
             continue
         lines.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {field.description or ''} |")
     for key, sub in nested:

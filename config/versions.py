@@ -4,6 +4,8 @@ Bumping a version is a one-line change here; tests assert that the
 Kubernetes version, the kubectl layer and the cdk8s-plus package agree.
 """
 
+from dataclasses import dataclass
+
 # The newest minor that EKS standard support (1.36 since 2026-06, standard support
 # to 2027-08), aws-cdk-lib's KubernetesVersion, the aws-cdk.lambda-layer-kubectl-v36
 # layer and cdk8s-plus-36 all cover. Changing it means moving those two pins in
@@ -19,4 +21,30 @@ ADDON_VERSIONS: dict[str, str] = {
     "coredns": "v1.14.7-eksbuild.11",
     "kube-proxy": "v1.36.0-eksbuild.45",  # kube-proxy tracks the control-plane minor
     "eks-pod-identity-agent": "v1.4.0-eksbuild.3",  # hands Pod Identity credentials to pods
+    # Secrets Store CSI driver + AWS provider: mounts Secrets Manager secrets into pods.
+    "aws-secrets-store-csi-driver-provider": "v3.1.3-eksbuild.1",
 }
+
+
+@dataclass(frozen=True)
+class Image:
+    """A container image pinned by tag; `registry` is what a mirror (ECR) replaces."""
+
+    registry: str
+    repository: str
+    tag: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.registry}/{self.repository}:{self.tag}"
+
+
+# vLLM 0.31.0 (2026-10): the newest release with a published, widely used image. Since 0.20 the
+# unsuffixed image is built on CUDA 13, which needs NVIDIA driver >= 580: the EKS AL2023 NVIDIA
+# AMI ships the 580 branch. Never `latest`: a model-server upgrade is a tested change.
+VLLM_IMAGE = Image("docker.io", "vllm/vllm-openai", "v0.31.0")
+# NVIDIA device plugin v0.20.0 (2026-08): newest upstream release tag; no privileges needed.
+DEVICE_PLUGIN_IMAGE = Image("nvcr.io", "nvidia/k8s-device-plugin", "v0.20.0")
+# DCGM exporter 4.5.3-4.8.2 (DCGM 4.5.3, exporter 4.8.2): newest upstream release; the
+# distroless variant is what upstream's own manifests use and has the smallest attack surface.
+DCGM_EXPORTER_IMAGE = Image("nvcr.io", "nvidia/k8s/dcgm-exporter", "4.5.3-4.8.2-distroless")

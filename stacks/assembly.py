@@ -5,8 +5,11 @@ from dataclasses import dataclass
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from charts.capacity import fit_problems
+from config.loader import ConfigError
 from config.model import EnvironmentConfig
 from stacks.cluster_stack import ClusterStack
+from stacks.inference_stack import InferenceStack
 from stacks.network_stack import NetworkStack
 
 
@@ -14,10 +17,19 @@ from stacks.network_stack import NetworkStack
 class EnvironmentStacks:
     network: NetworkStack
     cluster: ClusterStack
+    inference: InferenceStack
 
 
 def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
-    """Add the environment's stacks to `app`, with cdk-nag's AwsSolutions checks run at synth."""
+    """Add the environment's stacks to `app`, with cdk-nag's AwsSolutions checks run at synth.
+
+    Raises ConfigError when a model cannot be scheduled on the configured GPU nodes.
+    """
+    problems = fit_problems(config)
+    if problems:
+        raise ConfigError(
+            f"config/{config.name}.yaml: {'; '.join(problems)}. Nothing was synthesized; fix the file and run again."
+        )
     env = Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix
     network = NetworkStack(
@@ -31,7 +43,15 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         env=env,
         description=f"vLLM on EKS ({config.name}): EKS cluster and node groups",
     )
+    inference = InferenceStack(
+        app,
+        f"{prefix}-inference",
+        config=config,
+        cluster=cluster.cluster,
+        env=env,
+        description=f"vLLM on EKS ({config.name}): GPU workloads (device plugin, DCGM exporter, vLLM)",
+    )
     for key, value in {"environment": config.name, **config.tags}.items():
         Tags.of(app).add(key, value)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return EnvironmentStacks(network=network, cluster=cluster)
+    return EnvironmentStacks(network=network, cluster=cluster, inference=inference)

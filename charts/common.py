@@ -1,0 +1,53 @@
+"""What every chart shares: recommended labels, GPU placement, a base Chart."""
+
+from typing import Any
+
+import cdk8s
+
+from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
+
+PART_OF = "vllm-on-eks"
+
+
+def selector_labels(name: str, instance: str) -> dict[str, str]:
+    """Small and never-changing: a Deployment's selector is immutable once created."""
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
+
+
+def recommended_labels(name: str, instance: str, *, component: str, version: str) -> dict[str, str]:
+    return {
+        **selector_labels(name, instance),
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/version": version,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "cdk8s",
+    }
+
+
+def gpu_placement() -> dict[str, Any]:
+    """Pod spec fields that put a pod on the GPU node group and nowhere else."""
+    return {"nodeSelector": dict(GPU_NODE_LABELS), "tolerations": [GPU_TAINT.toleration()]}
+
+
+def api_object(
+    scope: cdk8s.Chart, construct_id: str, *, api_version: str, kind: str, metadata: dict[str, Any], **body: Any
+) -> cdk8s.ApiObject:
+    """A Kubernetes object from plain fields (`spec=`, `data=`, ...).
+
+    jsii cannot pass extra keyword fields to ApiObject, so the body goes in as JSON patches;
+    tests validate every object strictly against the Kubernetes schema.
+    """
+    obj = cdk8s.ApiObject(scope, construct_id, api_version=api_version, kind=kind, metadata=metadata)
+    for field, value in body.items():
+        obj.add_json_patch(cdk8s.JsonPatch.add(f"/{field}", value))
+    return obj
+
+
+class StandaloneChart(cdk8s.Chart):
+    """A chart in its own cdk8s App, so it synthesizes on its own and for kubectl alike."""
+
+    def __init__(self, construct_id: str) -> None:
+        super().__init__(cdk8s.App(), construct_id, disable_resource_name_hashes=True)
+
+    def to_yaml(self) -> str:
+        return cdk8s.App.of(self).synth_yaml()

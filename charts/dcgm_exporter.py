@@ -1,0 +1,131 @@
+"""NVIDIA DCGM exporter: GPU telemetry in Prometheus format on port 9400, GPU nodes only."""
+
+
+from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from config.versions import DCGM_EXPORTER_IMAGE, Image
+
+NAME = "dcgm-exporter"
+NAMESPACE = "gpu-monitoring"
+METRICS_PORT = 9400
+COUNTERS_PATH = "/etc/dcgm-exporter/counters.csv"
+POD_RESOURCES = "/var/lib/kubelet/pod-resources"  # lets the exporter label metrics with the pod using the GPU
+REQUESTS = {"cpu": "100m", "memory": "256Mi"}
+LIMITS = {"cpu": "500m", "memory": "1Gi"}
+
+# The counters exported: the guide's day-one four (utilisation, framebuffer, temperature, power)
+# plus the ones that explain them. Format: DCGM field, Prometheus type, help text.
+COUNTERS = {
+    "DCGM_FI_DEV_GPU_UTIL": ("gauge", "GPU utilization (in %)."),
+    "DCGM_FI_DEV_FB_USED": ("gauge", "Framebuffer memory used (in MiB)."),
+    "DCGM_FI_DEV_FB_FREE": ("gauge", "Framebuffer memory free (in MiB)."),
+    "DCGM_FI_DEV_GPU_TEMP": ("gauge", "GPU temperature (in C)."),
+    "DCGM_FI_DEV_POWER_USAGE": ("gauge", "Power draw (in W)."),
+    "DCGM_FI_DEV_MEM_COPY_UTIL": ("gauge", "Memory utilization (in %)."),
+    "DCGM_FI_DEV_SM_CLOCK": ("gauge", "SM clock frequency (in MHz)."),
+    "DCGM_FI_DEV_XID_ERRORS": ("gauge", "Value of the last XID error encountered."),
+}
+
+
+def counters_csv() -> str:
+    return "".join(f"{field}, {kind}, {help_text}\n" for field, (kind, help_text) in COUNTERS.items())
+
+
+class DcgmExporterChart(StandaloneChart):
+    def __init__(self, *, image: Image = DCGM_EXPORTER_IMAGE) -> None:
+        super().__init__(NAME)
+        labels = recommended_labels(NAME, NAME, component="gpu-metrics", version=image.tag)
+        namespace = api_object(
+            self,
+            "Namespace",
+            api_version="v1",
+            kind="Namespace",
+            metadata={"name": NAMESPACE, "labels": {"app.kubernetes.io/part-of": labels["app.kubernetes.io/part-of"]}},
+        )
+        counters = api_object(
+            self,
+            "Counters",
+            api_version="v1",
+            kind="ConfigMap",
+            metadata={"name": f"{NAME}-counters", "namespace": NAMESPACE, "labels": labels},
+            data={"counters.csv": counters_csv()},
+        )
+        self.daemon_set = api_object(
+            self,
+            "DaemonSet",
+            api_version="apps/v1",
+            kind="DaemonSet",
+            metadata={"name": NAME, "namespace": NAMESPACE, "labels": labels},
+            spec={
+                "selector": {"matchLabels": selector_labels(NAME, NAME)},
+                "updateStrategy": {"type": "RollingUpdate"},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        **gpu_placement(),
+                        "priorityClassName": "system-node-critical",
+                        "automountServiceAccountToken": False,
+                        "containers": [
+                            {
+                                "name": NAME,
+                                "image": image.ref,
+                                "env": [
+                                    {"name": "DCGM_EXPORTER_LISTEN", "value": f":{METRICS_PORT}"},
+                                    {"name": "DCGM_EXPORTER_KUBERNETES", "value": "true"},
+                                    {"name": "DCGM_EXPORTER_COLLECTORS", "value": COUNTERS_PATH},
+                                    {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                                ],
+                                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+                                "securityContext": {
+                                    # DCGM reads the GPUs as root through the NVIDIA runtime. SYS_ADMIN is
+                                    # only needed for DCGM_FI_PROF_* profiling counters, which are not exported.
+                                    "runAsNonRoot": False,
+                                    "runAsUser": 0,
+                                    "allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                                "resources": {"requests": REQUESTS, "limits": LIMITS},
+                                "livenessProbe": {
+                                    "httpGet": {"path": "/health", "port": METRICS_PORT},
+                                    "initialDelaySeconds": 45,
+                                    "periodSeconds": 10,
+                                },
+                                "readinessProbe": {
+                                    "httpGet": {"path": "/health", "port": METRICS_PORT},
+                                    "initialDelaySeconds": 45,
+                                    "periodSeconds": 10,
+                                },
+                                "volumeMounts": [
+                                    {"name": "pod-resources", "mountPath": POD_RESOURCES, "readOnly": True},
+                                    {
+                                        "name": "counters",
+                                        "mountPath": COUNTERS_PATH,
+                                        "subPath": "counters.csv",
+                                        "readOnly": True,
+                                    },
+                                ],
+                            }
+                        ],
+                        "volumes": [
+                            {"name": "pod-resources", "hostPath": {"path": POD_RESOURCES, "type": "Directory"}},
+                            {"name": "counters", "configMap": {"name": f"{NAME}-counters"}},
+                        ],
+                    },
+                },
+            },
+        )
+        self.service = api_object(
+            self,
+            "Service",
+            api_version="v1",
+            kind="Service",
+            # The labels are what a Prometheus ServiceMonitor selects on.
+            metadata={"name": NAME, "namespace": NAMESPACE, "labels": labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": selector_labels(NAME, NAME),
+                "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
+            },
+        )
+        for namespaced in (counters, self.daemon_set, self.service):
+            namespaced.add_dependency(namespace)
+        self.daemon_set.add_dependency(counters)

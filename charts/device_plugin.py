@@ -1,0 +1,65 @@
+"""NVIDIA device plugin: makes `nvidia.com/gpu` a schedulable resource on the GPU nodes.
+
+The guide's silent failure is a plugin that does not tolerate the GPU taint and so never runs
+where the GPUs are. Here placement comes from config.scheduling, the same values the node
+group is built from, so the two cannot drift apart.
+"""
+
+
+from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from config.versions import DEVICE_PLUGIN_IMAGE, Image
+
+NAME = "nvidia-device-plugin"
+NAMESPACE = "kube-system"  # beside the other node agents, as in upstream's static manifest
+KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
+REQUESTS = {"cpu": "50m", "memory": "64Mi"}
+LIMITS = {"cpu": "200m", "memory": "128Mi"}
+
+
+class DevicePluginChart(StandaloneChart):
+    def __init__(self, *, image: Image = DEVICE_PLUGIN_IMAGE) -> None:
+        super().__init__(NAME)
+        labels = recommended_labels(NAME, NAME, component="device-plugin", version=image.tag)
+        self.daemon_set = api_object(
+            self,
+            "DaemonSet",
+            api_version="apps/v1",
+            kind="DaemonSet",
+            metadata={"name": NAME, "namespace": NAMESPACE, "labels": labels},
+            spec={
+                "selector": {"matchLabels": selector_labels(NAME, NAME)},
+                "updateStrategy": {"type": "RollingUpdate"},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        **gpu_placement(),
+                        # Evicted last under node pressure: without it the node's GPUs vanish.
+                        "priorityClassName": "system-node-critical",
+                        "automountServiceAccountToken": False,
+                        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                        "containers": [
+                            {
+                                "name": NAME,
+                                "image": image.ref,
+                                # Crash (and show in kubectl) rather than run without finding GPUs.
+                                "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "true"}],
+                                "securityContext": {
+                                    # It only talks to the kubelet over a socket in the mounted
+                                    # directory; the NVIDIA runtime exposes the devices. No capability needed.
+                                    "allowPrivilegeEscalation": False,
+                                    "capabilities": {"drop": ["ALL"]},
+                                },
+                                "resources": {"requests": REQUESTS, "limits": LIMITS},
+                                "volumeMounts": [{"name": "device-plugins", "mountPath": KUBELET_DEVICE_PLUGINS}],
+                            }
+                        ],
+                        "volumes": [
+                            {
+                                "name": "device-plugins",
+                                "hostPath": {"path": KUBELET_DEVICE_PLUGINS, "type": "Directory"},
+                            }
+                        ],
+                    },
+                },
+            },
+        )

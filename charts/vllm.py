@@ -1,0 +1,187 @@
+"""vLLM: one Deployment, Service and PodDisruptionBudget per configured model, in their own namespace."""
+
+import json
+from typing import Any
+
+import cdk8s
+import cdk8s_plus_36 as kplus
+
+from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from config.model import ModelConfig
+from config.scheduling import GPU_RESOURCE
+from config.versions import VLLM_IMAGE, Image
+
+NAMESPACE = "vllm"
+SERVICE_ACCOUNT = "vllm"
+HTTP_PORT = 8000
+SERVICE_PORT = 80
+HF_CACHE = "/root/.cache/huggingface"  # HF_HOME of the vllm-openai image, which runs as root
+NODE_MODEL_CACHE = "/var/lib/vllm-cache"  # on the node's 200 GiB root volume: restarts skip the download
+SECRETS_MOUNT = "/mnt/secrets"
+HF_TOKEN_OBJECT = "hf-token"
+SECRET_PROVIDER_CLASS = "vllm-secrets"
+# The ALB idle timeout (300 s) bounds how long one streamed response can run; the pod gets that
+# long to finish in-flight streams after it stops receiving new requests.
+TERMINATION_GRACE_SECONDS = 300
+# Time for the endpoint removal to reach kube-proxy and load balancers before vLLM stops accepting.
+PRE_STOP_SLEEP_SECONDS = 15
+
+
+def deployment_name(model: ModelConfig) -> str:
+    return f"vllm-{model.name}"
+
+
+def vllm_args(model: ModelConfig) -> list[str]:
+    return [
+        "--model", model.model_id,
+        "--served-model-name", model.served_name,
+        "--max-model-len", str(model.max_model_len),
+        "--gpu-memory-utilization", f"{model.gpu_memory_utilization:.2f}",
+        "--tensor-parallel-size", str(model.tensor_parallel_size),
+        "--port", str(HTTP_PORT),
+        *model.extra_args,
+    ]  # fmt: skip
+
+
+def _probe(period: int, failures: int) -> dict[str, Any]:
+    return {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": period, "failureThreshold": failures}
+
+
+class VllmChart(StandaloneChart):
+    """The model servers. `hf_token_secret` names the Secrets Manager secret mounted for gated models."""
+
+    def __init__(self, *, models: list[ModelConfig], hf_token_secret: str, image: Image = VLLM_IMAGE) -> None:
+        super().__init__("vllm")
+        part_of = {"app.kubernetes.io/part-of": "vllm-on-eks"}
+        self.namespace_object = kplus.Namespace(self, "Namespace", metadata={"name": NAMESPACE, "labels": part_of})
+        self.service_account = kplus.ServiceAccount(
+            self,
+            "ServiceAccount",
+            metadata={"name": SERVICE_ACCOUNT, "namespace": NAMESPACE, "labels": part_of},
+            automount_token=False,
+        )
+        workloads: list[cdk8s.ApiObject] = [cdk8s.ApiObject.of(self.service_account)]
+        if any(model.gated for model in models):
+            workloads.append(self._secret_provider_class(hf_token_secret))
+        self.deployments: dict[str, cdk8s.ApiObject] = {}
+        for model in models:
+            labels = recommended_labels("vllm", model.name, component="model-server", version=image.tag)
+            self.deployments[model.name] = self._deployment(model, labels, image)
+            workloads += [
+                self.deployments[model.name],
+                self._service(model, labels),
+                self._disruption_budget(model, labels),
+            ]
+        for workload in workloads:
+            workload.add_dependency(cdk8s.ApiObject.of(self.namespace_object))
+
+    def _secret_provider_class(self, secret_name: str) -> cdk8s.ApiObject:
+        """Secrets Store CSI: the AWS provider fetches the secret with the pod's Pod Identity role."""
+        objects = [{"objectName": secret_name, "objectType": "secretsmanager", "objectAlias": HF_TOKEN_OBJECT}]
+        return api_object(
+            self,
+            "SecretProviderClass",
+            api_version="secrets-store.csi.x-k8s.io/v1",
+            kind="SecretProviderClass",
+            metadata={"name": SECRET_PROVIDER_CLASS, "namespace": NAMESPACE},
+            spec={"provider": "aws", "parameters": {"objects": json.dumps(objects), "usePodIdentity": "true"}},
+        )
+
+    def _deployment(self, model: ModelConfig, labels: dict[str, str], image: Image) -> cdk8s.ApiObject:
+        gpus = str(model.gpus)
+        memory = f"{model.memory_gib}Gi"
+        env = [{"name": "HF_HOME", "value": HF_CACHE}]
+        mounts = [
+            {"name": "shm", "mountPath": "/dev/shm"},
+            {"name": "model-cache", "mountPath": HF_CACHE},
+        ]
+        volumes: list[dict[str, Any]] = [
+            # PyTorch and vLLM workers share tensors through /dev/shm; the 64 MiB default crashes them.
+            {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
+            {"name": "model-cache", "hostPath": {"path": NODE_MODEL_CACHE, "type": "DirectoryOrCreate"}},
+        ]
+        if model.gated:
+            # huggingface_hub reads the token from this file; the value never enters the pod spec.
+            env.append({"name": "HF_TOKEN_PATH", "value": f"{SECRETS_MOUNT}/{HF_TOKEN_OBJECT}"})
+            mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
+            volumes.append(
+                {
+                    "name": "secrets",
+                    "csi": {
+                        "driver": "secrets-store.csi.k8s.io",
+                        "readOnly": True,
+                        "volumeAttributes": {"secretProviderClass": SECRET_PROVIDER_CLASS},
+                    },
+                }
+            )
+        return api_object(
+            self,
+            f"{model.name}-deployment",
+            api_version="apps/v1",
+            kind="Deployment",
+            metadata={"name": deployment_name(model), "namespace": NAMESPACE, "labels": labels},
+            spec={
+                "replicas": model.replicas,
+                "revisionHistoryLimit": 3,
+                "selector": {"matchLabels": selector_labels("vllm", model.name)},
+                # A model server takes minutes to warm up: start the new pod before stopping the old.
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        **gpu_placement(),
+                        "serviceAccountName": SERVICE_ACCOUNT,
+                        "automountServiceAccountToken": False,
+                        "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                        "containers": [
+                            {
+                                "name": "vllm",
+                                "image": image.ref,
+                                "args": vllm_args(model),
+                                "ports": [{"name": "http", "containerPort": HTTP_PORT}],
+                                "env": env,
+                                "resources": {
+                                    # Extended resources cannot be overcommitted: requests equal limits.
+                                    # Memory too: an OOM-killed server drops every in-flight stream.
+                                    "requests": {GPU_RESOURCE: gpus, "cpu": f"{model.cpu:g}", "memory": memory},
+                                    "limits": {GPU_RESOURCE: gpus, "memory": memory},
+                                },
+                                # Up to 15 minutes to pull, download and load weights before liveness judges.
+                                "startupProbe": _probe(period=10, failures=90),
+                                "livenessProbe": _probe(period=15, failures=3),
+                                "readinessProbe": _probe(period=10, failures=3),
+                                "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
+                                "volumeMounts": mounts,
+                            }
+                        ],
+                        "volumes": volumes,
+                    },
+                },
+            },
+        )
+
+    def _service(self, model: ModelConfig, labels: dict[str, str]) -> cdk8s.ApiObject:
+        return api_object(
+            self,
+            f"{model.name}-service",
+            api_version="v1",
+            kind="Service",
+            metadata={"name": deployment_name(model), "namespace": NAMESPACE, "labels": labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": selector_labels("vllm", model.name),
+                "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
+            },
+        )
+
+    def _disruption_budget(self, model: ModelConfig, labels: dict[str, str]) -> cdk8s.ApiObject:
+        # One pod at a time may be evicted by a drain. minAvailable equal to replicas would
+        # block managed node group upgrades forever when there is a single replica.
+        return api_object(
+            self,
+            f"{model.name}-pdb",
+            api_version="policy/v1",
+            kind="PodDisruptionBudget",
+            metadata={"name": deployment_name(model), "namespace": NAMESPACE, "labels": labels},
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector_labels("vllm", model.name)}},
+        )

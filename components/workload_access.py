@@ -1,0 +1,53 @@
+"""AWS access for Kubernetes workloads: a Secrets Manager secret and an EKS Pod Identity role."""
+
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from components.nag import acknowledge
+
+
+class ExternallySetSecret(Construct):
+    """A secret whose value a person puts in after deploy; the template carries none.
+
+    CloudFormation creates it with a random placeholder; `aws secretsmanager put-secret-value`
+    replaces it with the real value, which never passes through CDK, git or logs.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, secret_name: str, description: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(self, "Secret", secret_name=secret_name, description=description)
+        acknowledge(
+            self.secret,
+            {
+                "AwsSolutions-SMG4": "a third-party token (Hugging Face) is rotated at its issuer; a rotation "
+                "Lambda cannot mint a new one"
+            },
+        )
+
+
+class PodIdentity(Construct):
+    """An IAM role that pods of one service account assume through the EKS Pod Identity agent."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, namespace: str, service_account: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com"),
+            description=f"Pod Identity for {namespace}/{service_account}",
+        )
+        self.role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+            iam.PolicyStatement(actions=["sts:TagSession"], principals=[iam.ServicePrincipal("pods.eks.amazonaws.com")])
+        )
+        self.association = eks.CfnPodIdentityAssociation(
+            self,
+            "Association",
+            cluster_name=cluster.cluster_name,
+            namespace=namespace,
+            service_account=service_account,
+            role_arn=self.role.role_arn,
+        )
