@@ -1,6 +1,5 @@
 """NVIDIA DCGM exporter: GPU telemetry in Prometheus format on port 9400, GPU nodes only."""
 
-
 from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
 from config.versions import DCGM_EXPORTER_IMAGE, Image
 

@@ -5,7 +5,6 @@ where the GPUs are. Here placement comes from config.scheduling, the same values
 group is built from, so the two cannot drift apart.
 """
 
-
 from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
 from config.versions import DEVICE_PLUGIN_IMAGE, Image
 
