@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""CDK entry point: synthesizes the environment named by `-c env=NAME` (default dev)."""
+"""CDK entry point: synthesizes the environment named by `-c env=NAME` (default dev).
+
+`-c config_dir=DIR` reads the environment files from DIR instead of config/.
+"""
 
 import sys
 from pathlib import Path
@@ -8,6 +11,7 @@ from aws_cdk import App
 
 from charts.bundle import write_manifests
 from config import ConfigError, load_environment
+from config.loader import CONFIG_DIR
 from stacks.assembly import build
 
 DEFAULT_ENV = "dev"
@@ -17,8 +21,9 @@ MANIFESTS_DIR = Path(__file__).parent / "dist"  # plain YAML per chart, for kube
 def main() -> int:
     app = App()
     env_name = app.node.try_get_context("env") or DEFAULT_ENV
+    config_dir = Path(app.node.try_get_context("config_dir") or CONFIG_DIR)
     try:
-        stacks = build(app, load_environment(env_name))
+        stacks = build(app, load_environment(env_name, config_dir=config_dir))
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -6,7 +6,7 @@ from typing import Any
 import cdk8s
 import cdk8s_plus_36 as kplus
 
-from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from charts.common import PART_OF, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
 from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
 from config.versions import VLLM_IMAGE, Image
@@ -25,6 +25,7 @@ SECRET_PROVIDER_CLASS = "vllm-secrets"
 TERMINATION_GRACE_SECONDS = 300
 # Time for the endpoint removal to reach kube-proxy and load balancers before vLLM stops accepting.
 PRE_STOP_SLEEP_SECONDS = 15
+PART_OF_LABEL = {"app.kubernetes.io/part-of": PART_OF}
 
 
 def deployment_name(model: ModelConfig) -> str:
@@ -52,12 +53,13 @@ class VllmChart(StandaloneChart):
 
     def __init__(self, *, models: list[ModelConfig], hf_token_secret: str, image: Image = VLLM_IMAGE) -> None:
         super().__init__("vllm")
-        part_of = {"app.kubernetes.io/part-of": "vllm-on-eks"}
-        self.namespace_object = kplus.Namespace(self, "Namespace", metadata={"name": NAMESPACE, "labels": part_of})
+        self.namespace_object = kplus.Namespace(
+            self, "Namespace", metadata={"name": NAMESPACE, "labels": PART_OF_LABEL}
+        )
         self.service_account = kplus.ServiceAccount(
             self,
             "ServiceAccount",
-            metadata={"name": SERVICE_ACCOUNT, "namespace": NAMESPACE, "labels": part_of},
+            metadata={"name": SERVICE_ACCOUNT, "namespace": NAMESPACE, "labels": PART_OF_LABEL},
             automount_token=False,
         )
         workloads: list[cdk8s.ApiObject] = [cdk8s.ApiObject.of(self.service_account)]
@@ -83,7 +85,7 @@ class VllmChart(StandaloneChart):
             "SecretProviderClass",
             api_version="secrets-store.csi.x-k8s.io/v1",
             kind="SecretProviderClass",
-            metadata={"name": SECRET_PROVIDER_CLASS, "namespace": NAMESPACE},
+            metadata={"name": SECRET_PROVIDER_CLASS, "namespace": NAMESPACE, "labels": PART_OF_LABEL},
             spec={"provider": "aws", "parameters": {"objects": json.dumps(objects), "usePodIdentity": "true"}},
         )
 

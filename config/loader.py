@@ -52,9 +52,11 @@ def load_environment(
     if not data.get("region") and environ.get("CDK_DEFAULT_REGION"):
         data["region"] = environ["CDK_DEFAULT_REGION"]
     try:
-        return EnvironmentConfig.model_validate(data)
+        config = EnvironmentConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(_explain(shown, error)) from None
+    config._source_file = shown
+    return config
 
 
 def _display(path: Path) -> str:

@@ -9,7 +9,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
 
 from config.catalog import InstanceSpec, gpu_instances
 
@@ -305,6 +305,13 @@ class EnvironmentConfig(Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"model names must be unique, got {names}")
         return models
+
+    _source_file: str = PrivateAttr(default="")
+
+    @property
+    def source_file(self) -> str:
+        """The file this environment was read from, for error messages."""
+        return self._source_file or f"config/{self.name}.yaml"
 
     @property
     def stack_prefix(self) -> str:

@@ -28,7 +28,7 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     problems = fit_problems(config)
     if problems:
         raise ConfigError(
-            f"config/{config.name}.yaml: {'; '.join(problems)}. Nothing was synthesized; fix the file and run again."
+            f"{config.source_file}: {'; '.join(problems)}. Nothing was synthesized; fix the file and run again."
         )
     env = Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix

@@ -1,0 +1,306 @@
+"""The charts of issue #3: what each renders, checked against the schema and against the node group."""
+
+import kubernetes_validate
+import pytest
+
+from charts import dcgm_exporter, vllm
+from charts.bundle import write_manifests
+from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
+from config.versions import DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, VLLM_IMAGE
+from tests.conftest import ENVIRONMENTS
+from tests.manifests import CRD_GROUPS, documents, find, gpu_request, pod_specs, validate_strictly
+
+
+@pytest.fixture(scope="module", params=ENVIRONMENTS)
+def rendered(request, synth_env):
+    synthesized = synth_env(request.param)
+    return {name: documents(chart) for name, chart in synthesized.stacks.inference.charts.items()}
+
+
+def test_manifest_snapshot(synth_env, json_snapshot):
+    for env_name in ENVIRONMENTS:
+        charts = synth_env(env_name).stacks.inference.charts
+        assert {name: documents(chart) for name, chart in charts.items()} == json_snapshot(name=env_name)
+
+
+def test_every_document_validates_strictly_against_the_pinned_kubernetes(rendered):
+    for docs in rendered.values():
+        for doc in docs:
+            validate_strictly(doc)
+
+
+def test_strict_validation_rejects_unknown_fields_and_kinds():
+    """The check above can fail: a typo'd field and an unlisted custom kind are both refused."""
+    with pytest.raises(Exception, match="nodeSelecter"):
+        validate_strictly(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "x"},
+                "spec": {"containers": [], "nodeSelecter": {}},
+            }
+        )
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        validate_strictly({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "x"}})
+    assert set(CRD_GROUPS) == {"secrets-store.csi.x-k8s.io"}
+
+
+# --- NVIDIA device plugin -------------------------------------------------------------------
+
+
+def test_device_plugin_cannot_miss_the_gpu_nodes(rendered):
+    daemon_set = find(rendered["nvidia-device-plugin"], "DaemonSet")
+    spec = daemon_set["spec"]["template"]["spec"]
+    assert spec["tolerations"] == [GPU_TAINT.toleration()]
+    assert spec["nodeSelector"] == GPU_NODE_LABELS
+    assert spec["priorityClassName"] == "system-node-critical"
+    assert daemon_set["metadata"]["namespace"] == "kube-system"
+
+
+def test_device_plugin_runs_with_minimal_privileges(rendered):
+    spec = find(rendered["nvidia-device-plugin"], "DaemonSet")["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert container["image"] == DEVICE_PLUGIN_IMAGE.ref and ":latest" not in container["image"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    assert "privileged" not in str(spec)
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["volumeMounts"] == [{"name": "device-plugins", "mountPath": "/var/lib/kubelet/device-plugins"}]
+    assert spec["volumes"][0]["hostPath"] == {"path": "/var/lib/kubelet/device-plugins", "type": "Directory"}
+    assert spec["automountServiceAccountToken"] is False
+
+
+# --- DCGM exporter -------------------------------------------------------------------------
+
+
+def test_dcgm_exporter_runs_on_gpu_nodes_and_serves_metrics_on_9400(rendered):
+    docs = rendered["dcgm-exporter"]
+    daemon_set = find(docs, "DaemonSet")
+    spec = daemon_set["spec"]["template"]["spec"]
+    assert spec["tolerations"] == [GPU_TAINT.toleration()]
+    assert spec["nodeSelector"] == GPU_NODE_LABELS
+    (container,) = spec["containers"]
+    assert container["image"] == DCGM_EXPORTER_IMAGE.ref
+    assert container["ports"] == [{"name": "metrics", "containerPort": 9400}]
+    assert container["resources"]["requests"] and container["resources"]["limits"]
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    service = find(docs, "Service")
+    assert service["spec"]["ports"] == [{"name": "metrics", "port": 9400, "targetPort": "metrics"}]
+    assert service["spec"]["selector"].items() <= daemon_set["spec"]["template"]["metadata"]["labels"].items()
+
+
+def test_dcgm_service_carries_labels_a_service_monitor_can_select(rendered):
+    labels = find(rendered["dcgm-exporter"], "Service")["metadata"]["labels"]
+    assert labels["app.kubernetes.io/name"] == "dcgm-exporter"
+    assert labels["app.kubernetes.io/component"] == "gpu-metrics"
+
+
+def test_dcgm_exports_the_four_metrics_the_guide_names(rendered):
+    docs = rendered["dcgm-exporter"]
+    csv = find(docs, "ConfigMap")["data"]["counters.csv"]
+    fields = {line.split(",")[0] for line in csv.splitlines()}
+    assert {"DCGM_FI_DEV_GPU_UTIL", "DCGM_FI_DEV_FB_USED", "DCGM_FI_DEV_FB_FREE", "DCGM_FI_DEV_GPU_TEMP",
+            "DCGM_FI_DEV_POWER_USAGE"} <= fields  # fmt: skip
+    assert not any(field.startswith("DCGM_FI_PROF_") for field in fields), "profiling counters need SYS_ADMIN"
+    container = find(docs, "DaemonSet")["spec"]["template"]["spec"]["containers"][0]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["DCGM_EXPORTER_COLLECTORS"] == dcgm_exporter.COUNTERS_PATH
+    assert {"name": "counters", "mountPath": dcgm_exporter.COUNTERS_PATH, "subPath": "counters.csv",
+            "readOnly": True} in container["volumeMounts"]  # fmt: skip
+
+
+# --- vLLM ----------------------------------------------------------------------------------
+
+
+def _vllm(rendered, name="llama3-8b"):
+    docs = rendered["vllm"]
+    deployment = find(docs, "Deployment", f"vllm-{name}")
+    return docs, deployment, deployment["spec"]["template"]["spec"]
+
+
+def test_vllm_container_has_everything_the_guide_manifest_has(rendered):
+    _, _, spec = _vllm(rendered)
+    (container,) = spec["containers"]
+    assert container["image"] == VLLM_IMAGE.ref and not container["image"].endswith(":latest")
+    args = container["args"]
+    flags = dict(zip(args[::2], args[1::2], strict=False))
+    assert flags["--model"] == "meta-llama/Meta-Llama-3-8B-Instruct"
+    assert flags["--max-model-len"] == "8192"
+    assert flags["--gpu-memory-utilization"] == "0.90"
+    assert flags["--tensor-parallel-size"] == "1"
+    assert flags["--served-model-name"] == "meta-llama/Meta-Llama-3-8B-Instruct"
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert container["resources"] == {
+        "requests": {GPU_RESOURCE: "1", "cpu": "4", "memory": "16Gi"},
+        "limits": {GPU_RESOURCE: "1", "memory": "16Gi"},
+    }
+    assert container["startupProbe"]["periodSeconds"] == 10
+    assert container["startupProbe"]["failureThreshold"] == 90
+    assert (container["livenessProbe"]["periodSeconds"], container["livenessProbe"]["failureThreshold"]) == (15, 3)
+    assert container["readinessProbe"]["periodSeconds"] == 10
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/health", "port": "http"}
+
+
+def test_vllm_volumes_shm_in_memory_and_node_local_model_cache(rendered):
+    _, _, spec = _vllm(rendered)
+    volumes = {volume["name"]: volume for volume in spec["volumes"]}
+    assert volumes["shm"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "8Gi"}
+    assert volumes["model-cache"]["hostPath"] == {"path": "/var/lib/vllm-cache", "type": "DirectoryOrCreate"}
+    mounts = {mount["name"]: mount["mountPath"] for mount in spec["containers"][0]["volumeMounts"]}
+    assert mounts["shm"] == "/dev/shm"
+    assert mounts["model-cache"] == "/root/.cache/huggingface"
+
+
+def test_vllm_rolls_out_surge_first_and_drains_streams(rendered):
+    _, deployment, spec = _vllm(rendered)
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    assert spec["terminationGracePeriodSeconds"] >= 300
+    assert spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
+    assert spec["tolerations"] == [GPU_TAINT.toleration()]
+    assert spec["nodeSelector"] == GPU_NODE_LABELS
+
+
+def test_vllm_service_pdb_namespace_and_service_account(rendered):
+    docs, deployment, spec = _vllm(rendered)
+    assert docs[0]["kind"] == "Namespace" and docs[0]["metadata"]["name"] == vllm.NAMESPACE, "namespace first"
+    service = find(docs, "Service", "vllm-llama3-8b")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["selector"] == selector
+    pdb = find(docs, "PodDisruptionBudget", "vllm-llama3-8b")
+    assert pdb["spec"]["selector"]["matchLabels"] == selector and pdb["spec"]["maxUnavailable"] == 1
+    account = find(docs, "ServiceAccount", vllm.SERVICE_ACCOUNT)
+    assert account["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] == vllm.SERVICE_ACCOUNT
+    for doc in docs[1:]:
+        assert doc["metadata"]["namespace"] == vllm.NAMESPACE
+
+
+def test_recommended_labels_on_every_object(rendered):
+    for docs in rendered.values():
+        for doc in docs:
+            labels = doc["metadata"].get("labels", {})
+            assert labels.get("app.kubernetes.io/part-of") == "vllm-on-eks", doc["metadata"]["name"]
+            if doc["kind"] not in ("Namespace", "ServiceAccount", "SecretProviderClass"):
+                for key in ("name", "instance", "component", "version", "managed-by"):
+                    assert f"app.kubernetes.io/{key}" in labels, (doc["kind"], key)
+
+
+def test_selectors_are_small(rendered):
+    for docs in rendered.values():
+        for doc in docs:
+            selector = doc.get("spec", {}).get("selector", {})
+            selector = selector.get("matchLabels", selector)
+            if selector:
+                assert set(selector) == {"app.kubernetes.io/name", "app.kubernetes.io/instance"}
+
+
+def test_hf_token_is_mounted_from_secrets_manager_not_written_into_the_manifest(rendered, synth_env):
+    docs, _, spec = _vllm(rendered)
+    provider = find(docs, "SecretProviderClass")
+    assert provider["spec"]["provider"] == "aws"
+    assert provider["spec"]["parameters"]["usePodIdentity"] == "true"
+    assert "huggingface-token" in provider["spec"]["parameters"]["objects"]
+    env = {item["name"]: item for item in spec["containers"][0]["env"]}
+    assert env["HF_TOKEN_PATH"]["value"] == "/mnt/secrets/hf-token"
+    assert "HF_TOKEN" not in env and "HUGGING_FACE_HUB_TOKEN" not in env
+    assert not any(doc["kind"] == "Secret" for doc in docs)
+    csi = next(volume for volume in spec["volumes"] if "csi" in volume)["csi"]
+    assert csi["volumeAttributes"]["secretProviderClass"] == provider["metadata"]["name"]
+
+
+# --- coherence with the node group ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+def test_gpu_pods_tolerate_exactly_the_node_groups_taint_and_select_its_label(synth_env, env_name):
+    synthesized = synth_env(env_name)
+    nodegroups = synthesized.template("cluster").find_resources(
+        "AWS::EKS::Nodegroup", {"Properties": {"AmiType": "AL2023_x86_64_NVIDIA"}}
+    )
+    (nodegroup,) = (group["Properties"] for group in nodegroups.values())
+    (taint,) = nodegroup["Taints"]
+    effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+    node_toleration = {
+        "key": taint["Key"],
+        "operator": "Equal",
+        "value": taint["Value"],
+        "effect": effects[taint["Effect"]],
+    }
+    gpu_pods = 0
+    for chart in synthesized.stacks.inference.charts.values():
+        for where, spec in pod_specs(documents(chart)):
+            if gpu_request(spec):
+                gpu_pods += 1
+                assert spec["tolerations"] == [node_toleration], where
+                assert spec["nodeSelector"] == nodegroup["Labels"], where
+                smallest = min(synthesized.config.gpu_node_group.instance_specs, key=lambda s: s.gpus)
+                assert gpu_request(spec) <= smallest.gpus, where
+    assert gpu_pods == len(synthesized.config.models)
+
+
+def test_device_plugin_comes_before_the_gpu_workloads(dev):
+    inference = dev.template("inference").to_json()["Resources"]
+    ids = {
+        name: next(k for k in inference if k.startswith(name.replace("-", ""))) for name in dev.stacks.inference.charts
+    }
+    assert ids["nvidia-device-plugin"] in inference[ids["vllm"]]["DependsOn"]
+    association = next(k for k, v in inference.items() if v["Type"] == "AWS::EKS::PodIdentityAssociation")
+    assert association in inference[ids["vllm"]]["DependsOn"]
+
+
+def test_pod_identity_reaches_the_vllm_service_account_and_only_reads_its_secret(dev):
+    template = dev.template("inference")
+    template.has_resource_properties(
+        "AWS::EKS::PodIdentityAssociation", {"Namespace": vllm.NAMESPACE, "ServiceAccount": vllm.SERVICE_ACCOUNT}
+    )
+    role = next(iter(template.find_resources("AWS::IAM::Role").values()))["Properties"]
+    (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    policy = next(iter(template.find_resources("AWS::IAM::Policy").values()))["Properties"]["PolicyDocument"]
+    (grant,) = policy["Statement"]
+    assert sorted(grant["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
+    assert grant["Resource"] == {"Ref": next(iter(template.find_resources("AWS::SecretsManager::Secret")))}
+
+
+def test_hf_token_secret_is_created_without_a_value(dev):
+    secret = next(iter(dev.template("inference").find_resources("AWS::SecretsManager::Secret").values()))["Properties"]
+    assert secret["Name"] == "vllm-dev/huggingface-token"
+    assert "SecretString" not in secret
+
+
+def test_csi_provider_runs_on_gpu_nodes(dev):
+    addons = dev.template("cluster").find_resources(
+        "AWS::EKS::Addon", {"Properties": {"AddonName": "aws-secrets-store-csi-driver-provider"}}
+    )
+    (addon,) = addons.values()
+    assert GPU_TAINT.key in addon["Properties"]["ConfigurationValues"]
+
+
+# --- plain manifests ----------------------------------------------------------------------
+
+
+def test_dist_gets_one_numbered_yaml_per_chart_in_apply_order(dev, tmp_path):
+    target = tmp_path / "dist" / "dev"
+    target.mkdir(parents=True)
+    (target / "stale.yaml").write_text("left from an earlier synth")
+    written = write_manifests(dev.stacks.inference.charts, target)
+    assert [path.name for path in written] == ["01-nvidia-device-plugin.yaml", "02-dcgm-exporter.yaml", "03-vllm.yaml"]
+    for path, chart in zip(written, dev.stacks.inference.charts.values(), strict=True):
+        assert path.read_text() == chart.to_yaml()
+        assert "${Token" not in path.read_text()
+    assert sorted(p.name for p in tmp_path.joinpath("dist").iterdir()) == ["dev"], "no staging directory left"
+
+
+def test_cdk_deploys_exactly_what_dist_contains(dev):
+    resources = dev.template("inference").to_json()["Resources"]
+    for name, chart in dev.stacks.inference.charts.items():
+        manifest = next(v for k, v in resources.items() if k.startswith(name.replace("-", "")))
+        deployed = manifest["Properties"]["Manifest"]
+        for doc in documents(chart):
+            assert doc["metadata"]["name"] in str(deployed)
