@@ -7,6 +7,7 @@ from pathlib import Path
 from charts.common import StandaloneChart
 from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
+from charts.exposure import ExposureChart
 from charts.vllm import VllmChart
 from config.model import EnvironmentConfig
 
@@ -16,7 +17,8 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
     return {
         "nvidia-device-plugin": DevicePluginChart(),
         "dcgm-exporter": DcgmExporterChart(),
-        "vllm": VllmChart(models=config.models, hf_token_secret=config.hf_token_secret_name),
+        "vllm": VllmChart(config=config),
+        "exposure": ExposureChart(config=config),
     }
 
 

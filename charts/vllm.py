@@ -7,7 +7,7 @@ import cdk8s
 import cdk8s_plus_36 as kplus
 
 from charts.common import PART_OF, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
-from config.model import ModelConfig
+from config.model import EnvironmentConfig, ModelConfig
 from config.scheduling import GPU_RESOURCE
 from config.versions import VLLM_IMAGE, Image
 
@@ -19,6 +19,15 @@ HF_CACHE = "/root/.cache/huggingface"  # HF_HOME of the vllm-openai image, which
 NODE_MODEL_CACHE = "/var/lib/vllm-cache"  # on the node's 200 GiB root volume: restarts skip the download
 SECRETS_MOUNT = "/mnt/secrets"
 HF_TOKEN_OBJECT = "hf-token"
+API_KEY_OBJECT = "api-key"
+# vLLM takes its api key from VLLM_API_KEY (or --api-key, which would show in `ps`). The key is
+# mounted as a file, so a shell reads it into the environment and then becomes vLLM itself.
+API_KEY_LAUNCHER = [
+    "/bin/sh",
+    "-c",
+    f'VLLM_API_KEY="$(cat {SECRETS_MOUNT}/{API_KEY_OBJECT})" && export VLLM_API_KEY && exec vllm serve "$@"',
+    "vllm",
+]
 SECRET_PROVIDER_CLASS = "vllm-secrets"
 # The ALB idle timeout (300 s) bounds how long one streamed response can run; the pod gets that
 # long to finish in-flight streams after it stops receiving new requests.
@@ -33,6 +42,7 @@ def deployment_name(model: ModelConfig) -> str:
 
 
 def vllm_args(model: ModelConfig) -> list[str]:
+    tools = ["--enable-auto-tool-choice", "--tool-call-parser", model.resolved_tool_call_parser or ""]
     return [
         "--model", model.model_id,
         "--served-model-name", model.served_name,
@@ -40,6 +50,7 @@ def vllm_args(model: ModelConfig) -> list[str]:
         "--gpu-memory-utilization", f"{model.gpu_memory_utilization:.2f}",
         "--tensor-parallel-size", str(model.tensor_parallel_size),
         "--port", str(HTTP_PORT),
+        *(tools if model.tool_calling else []),
         *model.extra_args,
     ]  # fmt: skip
 
@@ -48,11 +59,23 @@ def _probe(period: int, failures: int) -> dict[str, Any]:
     return {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": period, "failureThreshold": failures}
 
 
-class VllmChart(StandaloneChart):
-    """The model servers. `hf_token_secret` names the Secrets Manager secret mounted for gated models."""
+def mounted_secrets(config: EnvironmentConfig) -> dict[str, str]:
+    """File name under SECRETS_MOUNT -> Secrets Manager secret name, for what this environment needs."""
+    secrets = {}
+    if any(model.gated for model in config.models):
+        secrets[HF_TOKEN_OBJECT] = config.hf_token_secret_name
+    if config.exposure.api_key:
+        secrets[API_KEY_OBJECT] = config.api_key_secret_name
+    return secrets
 
-    def __init__(self, *, models: list[ModelConfig], hf_token_secret: str, image: Image = VLLM_IMAGE) -> None:
+
+class VllmChart(StandaloneChart):
+    """The model servers, with their Hugging Face token and api key mounted from Secrets Manager."""
+
+    def __init__(self, *, config: EnvironmentConfig, image: Image = VLLM_IMAGE) -> None:
         super().__init__("vllm")
+        models = config.models
+        self.secrets = mounted_secrets(config)
         self.namespace_object = kplus.Namespace(
             self, "Namespace", metadata={"name": NAMESPACE, "labels": PART_OF_LABEL}
         )
@@ -63,8 +86,8 @@ class VllmChart(StandaloneChart):
             automount_token=False,
         )
         workloads: list[cdk8s.ApiObject] = [cdk8s.ApiObject.of(self.service_account)]
-        if any(model.gated for model in models):
-            workloads.append(self._secret_provider_class(hf_token_secret))
+        if self.secrets:
+            workloads.append(self._secret_provider_class())
         self.deployments: dict[str, cdk8s.ApiObject] = {}
         for model in models:
             labels = recommended_labels("vllm", model.name, component="model-server", version=image.tag)
@@ -77,9 +100,12 @@ class VllmChart(StandaloneChart):
         for workload in workloads:
             workload.add_dependency(cdk8s.ApiObject.of(self.namespace_object))
 
-    def _secret_provider_class(self, secret_name: str) -> cdk8s.ApiObject:
-        """Secrets Store CSI: the AWS provider fetches the secret with the pod's Pod Identity role."""
-        objects = [{"objectName": secret_name, "objectType": "secretsmanager", "objectAlias": HF_TOKEN_OBJECT}]
+    def _secret_provider_class(self) -> cdk8s.ApiObject:
+        """Secrets Store CSI: the AWS provider fetches the secrets with the pod's Pod Identity role."""
+        objects = [
+            {"objectName": secret_name, "objectType": "secretsmanager", "objectAlias": alias}
+            for alias, secret_name in self.secrets.items()
+        ]
         return api_object(
             self,
             "SecretProviderClass",
@@ -105,6 +131,8 @@ class VllmChart(StandaloneChart):
         if model.gated:
             # huggingface_hub reads the token from this file; the value never enters the pod spec.
             env.append({"name": "HF_TOKEN_PATH", "value": f"{SECRETS_MOUNT}/{HF_TOKEN_OBJECT}"})
+        launcher = {"command": API_KEY_LAUNCHER} if API_KEY_OBJECT in self.secrets else {}
+        if self.secrets:
             mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
             volumes.append(
                 {
@@ -139,6 +167,7 @@ class VllmChart(StandaloneChart):
                             {
                                 "name": "vllm",
                                 "image": image.ref,
+                                **launcher,
                                 "args": vllm_args(model),
                                 "ports": [{"name": "http", "containerPort": HTTP_PORT}],
                                 "env": env,

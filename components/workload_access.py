@@ -27,6 +27,27 @@ class ExternallySetSecret(Construct):
         )
 
 
+class GeneratedApiKey(Construct):
+    """A random api key the stack generates into Secrets Manager; clients read it from there."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, secret_name: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            secret_name=secret_name,
+            description="vLLM api key: clients send it as 'Authorization: Bearer <key>'",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=48, exclude_punctuation=True),
+        )
+        acknowledge(
+            self.secret,
+            {
+                "AwsSolutions-SMG4": "rotating the key must be coordinated with every client; rotate it by "
+                "put-secret-value and a rollout restart, as the README describes"
+            },
+        )
+
+
 class PodIdentity(Construct):
     """An IAM role that pods of one service account assume through the EKS Pod Identity agent."""
 

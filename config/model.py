@@ -9,7 +9,16 @@ import re
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from config.catalog import InstanceSpec, gpu_instances
 
@@ -17,6 +26,16 @@ PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod 
 PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
 MIN_AZS = 2  # EKS requires subnets in at least two AZs
 
+
+def _ipv4_network(value: str) -> str:
+    try:
+        ipaddress.IPv4Network(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IPv4 network CIDR such as 10.0.0.0/16") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 InstanceTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
@@ -55,7 +74,7 @@ class NodeGroupSize(Strict):
 
 
 class NetworkConfig(Strict):
-    vpc_cidr: str = Field(
+    vpc_cidr: Cidr = Field(
         default="10.0.0.0/16",
         description=f"IPv4 CIDR of the VPC the app creates; must hold one /{PRIVATE_SUBNET_MASK} private "
         f"and one /{PUBLIC_SUBNET_MASK} public subnet per AZ.",
@@ -73,15 +92,6 @@ class NetworkConfig(Strict):
         description="Use this VPC instead of creating one. Needs an explicit account; the look-up is cached in "
         "cdk.context.json. Its subnets must carry the kubernetes.io/role/(internal-)elb tags.",
     )
-
-    @field_validator("vpc_cidr")
-    @classmethod
-    def _cidr(cls, value: str) -> str:
-        try:
-            ipaddress.IPv4Network(value)
-        except ValueError as error:
-            raise ValueError(f"'{value}' is not an IPv4 network CIDR such as 10.0.0.0/16 ({error})") from None
-        return value
 
     @model_validator(mode="after")
     def _fits(self) -> Self:
@@ -118,7 +128,7 @@ class ClusterConfig(Strict):
         description="`private` keeps the API server inside the VPC; `public_and_private` also exposes it "
         "to public_access_cidrs.",
     )
-    public_access_cidrs: list[str] = Field(
+    public_access_cidrs: list[Cidr] = Field(
         default=[], description="CIDRs allowed to reach a public endpoint. Required with public_and_private."
     )
     admin_role_arn: RoleArn | None = Field(
@@ -126,16 +136,6 @@ class ClusterConfig(Strict):
         description="IAM role given cluster-admin through an EKS access entry (e.g. your SSO admin role).",
     )
     system_node_group: SystemNodeGroupConfig = Field(default_factory=SystemNodeGroupConfig)
-
-    @field_validator("public_access_cidrs")
-    @classmethod
-    def _cidrs(cls, values: list[str]) -> list[str]:
-        for value in values:
-            try:
-                ipaddress.IPv4Network(value)
-            except ValueError:
-                raise ValueError(f"'{value}' is not an IPv4 CIDR such as 203.0.113.0/24") from None
-        return values
 
     @model_validator(mode="after")
     def _endpoint(self) -> Self:
@@ -204,6 +204,21 @@ MANAGED_VLLM_FLAGS = {
     "--tensor-parallel-size",
     "--port",
     "--host",
+    "--api-key",
+    "--enable-auto-tool-choice",
+    "--tool-call-parser",
+}
+# Tool-call parsers built into the pinned vLLM release (`vllm serve --help=tool-call-parser`).
+TOOL_CALL_PARSERS = {
+    "deepseek_v3", "granite", "hermes", "internlm", "jamba", "llama3_json", "llama4_json",
+    "llama4_pythonic", "mistral", "phi4_mini_json", "pythonic", "qwen3_coder", "qwen3_xml", "xlam",
+}  # fmt: skip
+# The parser for each model family, matched against the lower-cased model id.
+FAMILY_TOOL_PARSERS = {
+    r"llama-?3": "llama3_json",
+    r"llama-?4": "llama4_pythonic",
+    r"mi[sx]tral": "mistral",
+    r"qwen": "hermes",
 }
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 
@@ -240,6 +255,35 @@ class ModelConfig(Strict):
     gated: bool = Field(
         default=True, description="The model needs a Hugging Face token (e.g. Llama); mounts it from Secrets Manager."
     )
+    tool_calling: bool = Field(
+        default=False,
+        description="OpenAI-style tool calling: `--enable-auto-tool-choice` with the parser for the model family.",
+    )
+    tool_call_parser: str | None = Field(
+        default=None,
+        description="`--tool-call-parser`; empty: chosen from the model family (Llama 3 -> llama3_json).",
+    )
+
+    @model_validator(mode="after")
+    def _tool_parser(self) -> Self:
+        if self.tool_call_parser and self.tool_call_parser not in TOOL_CALL_PARSERS:
+            raise ValueError(
+                f"tool_call_parser '{self.tool_call_parser}' is not one of vLLM's parsers "
+                f"({', '.join(sorted(TOOL_CALL_PARSERS))})"
+            )
+        if self.tool_calling and not self.resolved_tool_call_parser:
+            raise ValueError(
+                f"tool_calling is on but no parser is known for '{self.model_id}'; set tool_call_parser "
+                f"to one of {', '.join(sorted(TOOL_CALL_PARSERS))}"
+            )
+        return self
+
+    @property
+    def resolved_tool_call_parser(self) -> str | None:
+        if self.tool_call_parser:
+            return self.tool_call_parser
+        model = self.model_id.lower()
+        return next((parser for pattern, parser in FAMILY_TOOL_PARSERS.items() if re.search(pattern, model)), None)
 
     @field_validator("extra_args")
     @classmethod
@@ -267,6 +311,62 @@ class ModelConfig(Strict):
         return self.served_model_name or self.model_id
 
 
+class ExposureMode(StrEnum):
+    CLUSTER_IP = "cluster-ip"
+    INTERNAL_NLB = "internal-nlb"
+    ALB = "alb"
+
+
+class ExposureConfig(Strict):
+    """How clients reach the models. Never open without a key; never cut a long stream."""
+
+    mode: ExposureMode = Field(
+        default=ExposureMode.CLUSTER_IP,
+        description="`cluster-ip`: in-cluster Service only; `internal-nlb`: an internal NLB per model; "
+        "`alb`: one HTTPS ALB (Ingress) for all models.",
+    )
+    certificate_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$",
+        description="ACM certificate for the ALB's HTTPS listener (required with alb; optional TLS for the NLB).",
+    )
+    host: str | None = Field(
+        default=None,
+        description="ALB host name, e.g. llm.internal.example.com; with several models include `{model}`.",
+    )
+    public: bool = Field(
+        default=False, description="alb only: internet-facing instead of internal. Synth warns; needs api_key."
+    )
+    api_key: bool = Field(
+        default=True,
+        description="Require an api key (generated into Secrets Manager). false only with mode cluster-ip.",
+    )
+    client_cidrs: list[Cidr] = Field(
+        default=[],
+        description="Extra CIDRs the NetworkPolicy lets reach vLLM; load balancers in the VPC are always allowed.",
+    )
+
+    @model_validator(mode="after")
+    def _safe(self) -> Self:
+        if self.mode is ExposureMode.ALB and not (self.certificate_arn and self.host):
+            raise ValueError(
+                "mode alb needs certificate_arn (an ACM certificate) and host for its HTTPS listener; "
+                "set both, or use mode internal-nlb"
+            )
+        if self.public and self.mode is not ExposureMode.ALB:
+            raise ValueError("public applies to mode alb only; remove it or set mode: alb")
+        if not self.api_key and self.mode is not ExposureMode.CLUSTER_IP:
+            raise ValueError(
+                f"api_key: false with mode {self.mode.value} would put an unauthenticated endpoint on a "
+                "load balancer; keep api_key: true, or use mode cluster-ip"
+            )
+        return self
+
+    @property
+    def load_balanced(self) -> bool:
+        return self.mode is not ExposureMode.CLUSTER_IP
+
+
 class EnvironmentConfig(Strict):
     """One deployment environment: where it goes and what it builds."""
 
@@ -281,6 +381,7 @@ class EnvironmentConfig(Strict):
     models: list[ModelConfig] = Field(
         min_length=1, description="Models to serve; one vLLM Deployment + Service each (list fields below)."
     )
+    exposure: ExposureConfig = Field(default_factory=ExposureConfig)
     tags: dict[str, str] = Field(default={}, description="Tags added to every taggable resource.")
 
     @model_validator(mode="after")
@@ -316,6 +417,24 @@ class EnvironmentConfig(Strict):
     @property
     def stack_prefix(self) -> str:
         return f"vllm-{self.name}"
+
+    @model_validator(mode="after")
+    def _hosts(self) -> Self:
+        host = self.exposure.host
+        if self.exposure.mode is ExposureMode.ALB and host and len(self.models) > 1 and "{model}" not in host:
+            raise ValueError(
+                f"exposure.host '{host}' serves {len(self.models)} models from one ALB; include {{model}} "
+                "(e.g. {model}.llm.example.com) so each model gets its own host"
+            )
+        return self
+
+    def model_host(self, model: ModelConfig) -> str:
+        return (self.exposure.host or "").replace("{model}", model.name)
+
+    @property
+    def api_key_secret_name(self) -> str:
+        """Secrets Manager name of the generated vLLM api key that clients send as a bearer token."""
+        return f"{self.stack_prefix}/api-key"
 
     @property
     def hf_token_secret_name(self) -> str:

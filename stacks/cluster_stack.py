@@ -5,6 +5,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from components.eks_cluster import InferenceCluster, ManagedAddons
+from components.load_balancer_controller import LoadBalancerController
 from components.node_groups import GpuNodeGroup, SystemNodeGroup
 from config.model import EnvironmentConfig
 
@@ -27,6 +28,10 @@ class ClusterStack(Stack):
         self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
         # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
         self.gpu_nodes.node.add_dependency(addons)
+        if config.exposure.load_balanced:
+            controller = LoadBalancerController(self, "LoadBalancerController", cluster=self.cluster)
+            # The controller's pods run on the system nodes and need a working pod network.
+            controller.node.add_dependency(addons)
 
         CfnOutput(self, "ClusterName", value=self.cluster.cluster_name)
         CfnOutput(

@@ -19,6 +19,9 @@ from stacks.assembly import EnvironmentStacks, build
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ["dev", "prod"]
+FIXTURE_CONFIGS = ROOT / "tests" / "fixtures" / "config"
+# One synthesized environment per exposure mode: the two shipped ones and a test-only ALB fixture.
+EXPOSURE_ENVIRONMENTS = {"cluster-ip": "dev", "internal-nlb": "prod", "alb": "alb"}
 TEST_ACCOUNT = "111111111111"
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -53,8 +56,12 @@ def synthesize(config: EnvironmentConfig, outdir: Path) -> Synthesized:
 
 
 def load(env_name: str, **environ: str) -> EnvironmentConfig:
-    """An environment as the loader reads it, with no CDK_DEFAULT_* from this machine leaking in."""
-    return load_environment(env_name, environ=environ)
+    """An environment as the loader reads it, with no CDK_DEFAULT_* from this machine leaking in.
+
+    Names that are not shipped environments come from tests/fixtures/config/.
+    """
+    config_dir = FIXTURE_CONFIGS if (FIXTURE_CONFIGS / f"{env_name}.yaml").is_file() else ROOT / "config"
+    return load_environment(env_name, config_dir=config_dir, environ=environ)
 
 
 @pytest.fixture(scope="session")

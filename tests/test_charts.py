@@ -7,18 +7,18 @@ from charts import dcgm_exporter, vllm
 from charts.bundle import write_manifests
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, VLLM_IMAGE
-from tests.conftest import ENVIRONMENTS
+from tests.conftest import EXPOSURE_ENVIRONMENTS
 from tests.manifests import CRD_GROUPS, documents, find, gpu_request, pod_specs, validate_strictly
 
 
-@pytest.fixture(scope="module", params=ENVIRONMENTS)
+@pytest.fixture(scope="module", params=EXPOSURE_ENVIRONMENTS.values())
 def rendered(request, synth_env):
     synthesized = synth_env(request.param)
     return {name: documents(chart) for name, chart in synthesized.stacks.inference.charts.items()}
 
 
 def test_manifest_snapshot(synth_env, json_snapshot):
-    for env_name in ENVIRONMENTS:
+    for env_name in EXPOSURE_ENVIRONMENTS.values():
         charts = synth_env(env_name).stacks.inference.charts
         assert {name: documents(chart) for name, chart in charts.items()} == json_snapshot(name=env_name)
 
@@ -216,7 +216,7 @@ def test_hf_token_is_mounted_from_secrets_manager_not_written_into_the_manifest(
 # --- coherence with the node group ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("env_name", ENVIRONMENTS)
+@pytest.mark.parametrize("env_name", EXPOSURE_ENVIRONMENTS.values())
 def test_gpu_pods_tolerate_exactly_the_node_groups_taint_and_select_its_label(synth_env, env_name):
     synthesized = synth_env(env_name)
     nodegroups = synthesized.template("cluster").find_resources(
@@ -253,7 +253,7 @@ def test_device_plugin_comes_before_the_gpu_workloads(dev):
     assert association in inference[ids["vllm"]]["DependsOn"]
 
 
-def test_pod_identity_reaches_the_vllm_service_account_and_only_reads_its_secret(dev):
+def test_pod_identity_reaches_the_vllm_service_account_and_only_reads_its_secrets(dev):
     template = dev.template("inference")
     template.has_resource_properties(
         "AWS::EKS::PodIdentityAssociation", {"Namespace": vllm.NAMESPACE, "ServiceAccount": vllm.SERVICE_ACCOUNT}
@@ -263,14 +263,16 @@ def test_pod_identity_reaches_the_vllm_service_account_and_only_reads_its_secret
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     policy = next(iter(template.find_resources("AWS::IAM::Policy").values()))["Properties"]["PolicyDocument"]
+    secrets = sorted(template.find_resources("AWS::SecretsManager::Secret"))
+    assert len(secrets) == 2, "the Hugging Face token and the api key"
     (grant,) = policy["Statement"]
     assert sorted(grant["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
-    assert grant["Resource"] == {"Ref": next(iter(template.find_resources("AWS::SecretsManager::Secret")))}
+    assert sorted(resource["Ref"] for resource in grant["Resource"]) == secrets
 
 
 def test_hf_token_secret_is_created_without_a_value(dev):
-    secret = next(iter(dev.template("inference").find_resources("AWS::SecretsManager::Secret").values()))["Properties"]
-    assert secret["Name"] == "vllm-dev/huggingface-token"
+    secrets = dev.template("inference").find_resources("AWS::SecretsManager::Secret")
+    secret = next(s["Properties"] for s in secrets.values() if s["Properties"]["Name"] == "vllm-dev/huggingface-token")
     assert "SecretString" not in secret
 
 
@@ -290,7 +292,12 @@ def test_dist_gets_one_numbered_yaml_per_chart_in_apply_order(dev, tmp_path):
     target.mkdir(parents=True)
     (target / "stale.yaml").write_text("left from an earlier synth")
     written = write_manifests(dev.stacks.inference.charts, target)
-    assert [path.name for path in written] == ["01-nvidia-device-plugin.yaml", "02-dcgm-exporter.yaml", "03-vllm.yaml"]
+    assert [path.name for path in written] == [
+        "01-nvidia-device-plugin.yaml",
+        "02-dcgm-exporter.yaml",
+        "03-vllm.yaml",
+        "04-exposure.yaml",
+    ]
     for path, chart in zip(written, dev.stacks.inference.charts.values(), strict=True):
         assert path.read_text() == chart.to_yaml()
         assert "${Token" not in path.read_text()

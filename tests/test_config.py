@@ -156,3 +156,70 @@ def test_app_refuses_an_unknown_environment_without_a_stack_trace():
     assert result.returncode == 2
     assert "no environment named 'nope'" in result.stderr
     assert "Traceback" not in result.stderr and "jsii" not in result.stderr
+
+
+CERT = "arn:aws:acm:us-east-1:111111111111:certificate/0f0e0d0c-1111-2222-3333-444455556666"
+BAD_EXPOSURE = {
+    "alb without a certificate": (
+        {"mode": "alb", "host": "llm.example.com"},
+        ["exposure", "mode alb needs certificate_arn", "internal-nlb"],
+    ),
+    "alb without a host": ({"mode": "alb", "certificate_arn": CERT}, ["exposure", "and host"]),
+    "public without alb": ({"mode": "internal-nlb", "public": True}, ["public applies to mode alb only"]),
+    "no api key on a load balancer": (
+        {"mode": "internal-nlb", "api_key": False},
+        ["api_key: false with mode internal-nlb", "unauthenticated endpoint"],
+    ),
+    "public alb without api key": (
+        {"mode": "alb", "certificate_arn": CERT, "host": "llm.example.com", "public": True, "api_key": False},
+        ["api_key: false with mode alb"],
+    ),
+    "unknown mode": ({"mode": "nodeport"}, ["exposure.mode", "'cluster-ip', 'internal-nlb' or 'alb'"]),
+    "malformed certificate": ({"mode": "alb", "certificate_arn": "my-cert", "host": "h"}, ["exposure.certificate_arn"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_EXPOSURE, ids=list(BAD_EXPOSURE))
+def test_unsafe_exposure_is_refused(tmp_path, capsys, case):
+    exposure_config, expected = BAD_EXPOSURE[case]
+    code, err = check(write_env(tmp_path, "bad", dev_with(exposure=exposure_config)), "bad", capsys)
+    assert code == 2
+    for fragment in expected:
+        assert fragment in err
+
+
+BAD_MODELS = {
+    "one ALB host for two models": (
+        {
+            "exposure": {"mode": "alb", "certificate_arn": CERT, "host": "llm.example.com"},
+            "models": [{"name": "a", "model_id": "x/a"}, {"name": "b", "model_id": "x/b"}],
+        },
+        ["include {model}"],
+    ),
+    "unknown tool parser": (
+        {"models": [{"name": "a", "model_id": "meta-llama/Llama-3.1-8B", "tool_call_parser": "llama"}]},
+        ["tool_call_parser 'llama' is not one of vLLM's parsers"],
+    ),
+    "tool calling for an unknown family": (
+        {"models": [{"name": "a", "model_id": "acme/whatever-7b", "tool_calling": True}]},
+        ["no parser is known for 'acme/whatever-7b'"],
+    ),
+    "api key in extra_args": (
+        {"models": [{"name": "a", "model_id": "x/a", "extra_args": ["--api-key=abc"]}]},
+        ["extra_args repeats ['--api-key']"],
+    ),
+    "duplicate model names": (
+        {"models": [{"name": "a", "model_id": "x/a"}, {"name": "a", "model_id": "x/b"}]},
+        ["model names must be unique"],
+    ),
+    "name that is no DNS label": ({"models": [{"name": "Llama_3", "model_id": "x/a"}]}, ["models.0.name"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_MODELS, ids=list(BAD_MODELS))
+def test_bad_model_settings_are_refused(tmp_path, capsys, case):
+    changes, expected = BAD_MODELS[case]
+    code, err = check(write_env(tmp_path, "bad", dev_with(**changes)), "bad", capsys)
+    assert code == 2
+    for fragment in expected:
+        assert fragment in err, err

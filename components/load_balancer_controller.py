@@ -1,0 +1,36 @@
+"""AWS Load Balancer Controller: turns the exposure chart's Service and Ingress into an NLB or ALB."""
+
+from aws_cdk import aws_eks_v2 as eks
+from constructs import Construct
+
+from components.nag import acknowledge
+
+# v3.2.2: the newest release aws-cdk-lib 2.275 ships together with its matching IAM policy, so the
+# controller's permissions are AWS-maintained rather than a hand-copied policy document that drifts.
+CONTROLLER_VERSION = eks.AlbControllerVersion.V3_2_2
+
+
+class LoadBalancerController(Construct):
+    """The controller as a deploy-time Helm chart, with its IAM role through IRSA (aws-cdk-lib's construct)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.Cluster) -> None:
+        super().__init__(scope, construct_id)
+        self.controller = eks.AlbController(self, "Controller", cluster=cluster, version=CONTROLLER_VERSION)
+        reason = (
+            "AWS-published Load Balancer Controller policy: it creates load balancers, listeners, target "
+            "groups and security groups whose ids it cannot know in advance; mutations are conditioned on "
+            "the elbv2.k8s.aws/cluster tag"
+        )
+        acknowledge(
+            self.controller, {f"AwsSolutions-IAM5[Resource::{resource}]": reason for resource in WILDCARD_RESOURCES}
+        )
+
+
+ELB = "arn:<AWS::Partition>:elasticloadbalancing:*:*"
+WILDCARD_RESOURCES = [
+    "*",
+    "arn:<AWS::Partition>:ec2:*:*:security-group/*",
+    *(f"{ELB}:{kind}/{lb}/*/*/*" for kind in ("listener-rule", "listener") for lb in ("app", "net")),
+    *(f"{ELB}:loadbalancer/{lb}/*/*" for lb in ("app", "net")),
+    f"{ELB}:targetgroup/*/*",
+]
