@@ -9,7 +9,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
 
-from components.nag import acknowledge, managed_policy
+from components.nag import acknowledge, invoke_any_version, managed_policy
 from config.model import ClusterConfig, EndpointAccess
 from config.scheduling import GPU_TAINT
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
@@ -90,7 +90,7 @@ class InferenceCluster(Construct):
                 "Helm charts stored as OCI artifacts in ECR",
                 KUBECTL_ECR_PUBLIC_FINDING: "conditional ECR Public read-only policy aws-cdk-lib adds for public "
                 "OCI Helm charts in regions that have ECR Public",
-                "AwsSolutions-IAM5[Resource::<ControlPlaneClusterKubectlProviderHandler4C29DBB3.Arn>:*]": (
+                invoke_any_version(provider.node.find_child("Handler")): (
                     "the provider framework may invoke any version of the kubectl handler it owns"
                 ),
             },

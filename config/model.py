@@ -169,6 +169,11 @@ class GpuNodeGroupConfig(NodeGroupSize):
         description="gp3 root volume; the vLLM image (8+ GB) and cached weights (16 GB for an 8B model) live here.",
     )
 
+    quota_guard: bool = Field(
+        default=True,
+        description="Check G/P vCPU quotas and AZ offerings during deploy, before the node group is created.",
+    )
+
     @field_validator("instance_types")
     @classmethod
     def _carry_nvidia_gpus(cls, values: list[str]) -> list[str]:

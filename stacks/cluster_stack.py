@@ -7,6 +7,8 @@ from constructs import Construct
 from components.eks_cluster import InferenceCluster, ManagedAddons
 from components.load_balancer_controller import LoadBalancerController
 from components.node_groups import GpuNodeGroup, SystemNodeGroup
+from components.quota_guard.construct import QuotaGuard
+from components.quota_guard.request import capacity_request
 from config.model import EnvironmentConfig
 
 
@@ -28,6 +30,10 @@ class ClusterStack(Stack):
         self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
         # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
         self.gpu_nodes.node.add_dependency(addons)
+        if config.gpu_node_group.quota_guard:
+            # A node group without quota sits failing for twenty minutes; the guard fails in seconds.
+            guard = QuotaGuard(self, "QuotaGuard", request=capacity_request(config))
+            self.gpu_nodes.node.add_dependency(guard)
         if config.exposure.load_balanced:
             controller = LoadBalancerController(self, "LoadBalancerController", cluster=self.cluster)
             # The controller's pods run on the system nodes and need a working pod network.

@@ -1,0 +1,114 @@
+"""Preflight: can this AWS account launch what an environment may scale to? Run it before deploying.
+
+    make preflight ENV=prod
+    python -m scripts.preflight --env prod --request-increase
+
+Checks AWS credentials and region, the G/VT (or P) vCPU quota for the capacity type in use and the
+standard quota for the system nodes (at maximum size), that every GPU instance type is offered in
+the environment's AZs, and that EKS offers the pinned Kubernetes version. Exit 0: all good (warnings
+allowed); 1: a check failed; 2: a usage or credentials problem. --request-increase files the quota
+increases the failures need, through Service Quotas.
+"""
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from rich.console import Console
+from rich.table import Table
+
+from components.quota_guard.checks import FAIL, OK, WARN, CheckResult, run_checks
+from components.quota_guard.request import capacity_request
+from config import ConfigError, EnvironmentConfig, load_environment
+from config.loader import CONFIG_DIR
+
+ClientFactory = Callable[[str], Any]
+STYLES = {OK: "green", WARN: "yellow", FAIL: "red"}
+
+
+class UsageError(Exception):
+    """No usable credentials, a wrong account, or a bad environment: exit 2."""
+
+
+def caller_identity(clients: ClientFactory, config: EnvironmentConfig) -> CheckResult:
+    try:
+        identity = clients("sts").get_caller_identity()
+    except NoCredentialsError:
+        raise UsageError(
+            "no AWS credentials found: log in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID) and run again"
+        ) from None
+    except (ClientError, BotoCoreError) as error:
+        raise UsageError(f"the AWS credentials do not work in {config.region}: {error}") from None
+    if config.account and identity["Account"] != config.account:
+        raise UsageError(
+            f"the credentials are for account {identity['Account']} but {config.source_file} names account "
+            f"{config.account}; switch credentials or fix the file"
+        )
+    return CheckResult("AWS credentials", OK, f"{identity['Arn']} in {config.region}")
+
+
+def request_increases(clients: ClientFactory, results: list[CheckResult], console: Console) -> None:
+    quotas = clients("service-quotas")
+    for result in results:
+        if result.status != FAIL or not result.increase:
+            continue
+        increase = result.increase
+        response = quotas.request_service_quota_increase(
+            ServiceCode="ec2", QuotaCode=increase.quota.code, DesiredValue=float(increase.desired_vcpus)
+        )["RequestedQuota"]
+        console.print(
+            f"Filed a quota increase for '{increase.quota.name}' ({increase.quota.code}) to "
+            f"{increase.desired_vcpus} vCPUs in {increase.region}: request {response['Id']}, status "
+            f"{response['Status']}. Approval can take hours to days; run preflight again afterwards."
+        )
+
+
+def report(results: list[CheckResult], config: EnvironmentConfig, console: Console) -> None:
+    table = Table(title=f"Preflight for {config.name} ({config.region})")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail")
+    for result in results:
+        table.add_row(result.name, f"[{STYLES[result.status]}]{result.status}[/]", result.detail)
+    console.print(table)
+    for result in results:
+        if result.status == FAIL:
+            console.print(f"[red]FAIL[/red] {result.name}: {result.remedy}")
+
+
+def main(argv: list[str] | None = None, clients: ClientFactory | None = None, console: Console | None = None) -> int:
+    console = console or Console(highlight=False, soft_wrap=True)
+    parser = argparse.ArgumentParser(
+        prog="preflight", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--env", required=True, help="environment to check (config/ENV.yaml)")
+    parser.add_argument("--request-increase", action="store_true", help="file the quota increases the failures need")
+    parser.add_argument("--config-dir", type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        config = load_environment(args.env, config_dir=args.config_dir)
+        if clients is None:
+            session = boto3.session.Session(region_name=config.region)
+            clients = session.client
+        results = [caller_identity(clients, config)]
+        results += run_checks(
+            capacity_request(config), ec2=clients("ec2"), quotas=clients("service-quotas"), eks=clients("eks")
+        )
+    except (ConfigError, UsageError) as error:
+        console.print(f"[red]error:[/red] {error}")
+        return 2
+    except (ClientError, BotoCoreError) as error:
+        console.print(f"[red]error:[/red] an AWS call failed: {error}. Check the credentials' permissions.")
+        return 2
+    report(results, config, console)
+    if args.request_increase:
+        request_increases(clients, results, console)
+    return 1 if any(result.status == FAIL for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
