@@ -15,9 +15,9 @@ from config.model import EnvironmentConfig
 def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
     """Charts by name, in the order they must be applied (device plugin before GPU workloads)."""
     return {
-        "nvidia-device-plugin": DevicePluginChart(),
-        "dcgm-exporter": DcgmExporterChart(),
-        "vllm": VllmChart(config=config),
+        "nvidia-device-plugin": DevicePluginChart(image=config.image("nvidia-device-plugin")),
+        "dcgm-exporter": DcgmExporterChart(image=config.image("dcgm-exporter")),
+        "vllm": VllmChart(config=config, image=config.image("vllm")),
         "exposure": ExposureChart(config=config),
     }
 

@@ -15,16 +15,12 @@ class ExternallySetSecret(Construct):
     replaces it with the real value, which never passes through CDK, git or logs.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, secret_name: str, description: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, secret_name: str, description: str, rotation_reason: str
+    ) -> None:
         super().__init__(scope, construct_id)
         self.secret = secretsmanager.Secret(self, "Secret", secret_name=secret_name, description=description)
-        acknowledge(
-            self.secret,
-            {
-                "AwsSolutions-SMG4": "a third-party token (Hugging Face) is rotated at its issuer; a rotation "
-                "Lambda cannot mint a new one"
-            },
-        )
+        acknowledge(self.secret, {"AwsSolutions-SMG4": rotation_reason})
 
 
 class GeneratedApiKey(Construct):

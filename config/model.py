@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from config.catalog import InstanceSpec, gpu_instances
+from config.versions import IMAGES, Image
 
 PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod a VPC IP
 PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
@@ -387,6 +388,11 @@ class EnvironmentConfig(Strict):
         min_length=1, description="Models to serve; one vLLM Deployment + Service each (list fields below)."
     )
     exposure: ExposureConfig = Field(default_factory=ExposureConfig)
+    mirror_images: bool = Field(
+        default=False,
+        description="Pull images through the account's ECR (pull-through cache) instead of Docker Hub. "
+        "Needs an explicit account; images ECR cannot mirror (nvcr.io) stay public.",
+    )
     tags: dict[str, str] = Field(default={}, description="Tags added to every taggable resource.")
 
     @model_validator(mode="after")
@@ -396,6 +402,11 @@ class EnvironmentConfig(Strict):
             raise ValueError(
                 f"network.availability_zones {stray} are not zones of region {self.region}; "
                 f"name zones such as {self.region}a, {self.region}b"
+            )
+        if self.mirror_images and not self.account:
+            raise ValueError(
+                "mirror_images needs the account whose ECR serves the images: set account: in the file "
+                "(or synthesize with AWS credentials), or set mirror_images: false"
             )
         if self.network.existing_vpc_id and not self.account:
             raise ValueError(
@@ -432,6 +443,11 @@ class EnvironmentConfig(Strict):
                 "(e.g. {model}.llm.example.com) so each model gets its own host"
             )
         return self
+
+    def image(self, name: str) -> Image:
+        """The image a chart runs: pinned upstream, or its ECR mirror when mirror_images is on."""
+        pinned = IMAGES[name]
+        return pinned.mirrored(self.account, self.region) if self.mirror_images and self.account else pinned
 
     def model_host(self, model: ModelConfig) -> str:
         return (self.exposure.host or "").replace("{model}", model.name)

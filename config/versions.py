@@ -26,6 +26,11 @@ ADDON_VERSIONS: dict[str, str] = {
 }
 
 
+# Upstream registries an ECR pull-through cache rule can front, by registry host, with the
+# repository prefix the cache uses. nvcr.io (NVIDIA NGC) is not one of them.
+PULL_THROUGH_UPSTREAMS = {"docker.io": ("docker-hub", "registry-1.docker.io")}
+
+
 @dataclass(frozen=True)
 class Image:
     """A container image pinned by tag; `registry` is what a mirror (ECR) replaces."""
@@ -38,6 +43,22 @@ class Image:
     def ref(self) -> str:
         return f"{self.registry}/{self.repository}:{self.tag}"
 
+    @property
+    def mirror_prefix(self) -> str | None:
+        """The pull-through cache prefix for this image's registry, or None where ECR cannot mirror it."""
+        upstream = PULL_THROUGH_UPSTREAMS.get(self.registry)
+        return upstream[0] if upstream else None
+
+    @property
+    def mirror_repository(self) -> str:
+        return f"{self.mirror_prefix}/{self.repository}"
+
+    def mirrored(self, account: str, region: str) -> "Image":
+        """The same image served from the account's ECR, or itself where ECR cannot mirror its registry."""
+        if not self.mirror_prefix:
+            return self
+        return Image(f"{account}.dkr.ecr.{region}.amazonaws.com", self.mirror_repository, self.tag)
+
 
 # vLLM 0.31.0 (2026-10): the newest release with a published, widely used image. Since 0.20 the
 # unsuffixed image is built on CUDA 13, which needs NVIDIA driver >= 580: the EKS AL2023 NVIDIA
@@ -48,3 +69,5 @@ DEVICE_PLUGIN_IMAGE = Image("nvcr.io", "nvidia/k8s-device-plugin", "v0.20.0")
 # DCGM exporter 4.5.3-4.8.2 (DCGM 4.5.3, exporter 4.8.2): newest upstream release; the
 # distroless variant is what upstream's own manifests use and has the smallest attack surface.
 DCGM_EXPORTER_IMAGE = Image("nvcr.io", "nvidia/k8s/dcgm-exporter", "4.5.3-4.8.2-distroless")
+
+IMAGES = {"vllm": VLLM_IMAGE, "nvidia-device-plugin": DEVICE_PLUGIN_IMAGE, "dcgm-exporter": DCGM_EXPORTER_IMAGE}

@@ -11,6 +11,9 @@ from config.model import EnvironmentConfig
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
 from stacks.network_stack import NetworkStack
+from stacks.registry_stack import RegistryStack
+
+REGISTRY_STACK = "vllm-registry"  # one per account and region, shared by its environments
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class EnvironmentStacks:
     network: NetworkStack
     cluster: ClusterStack
     inference: InferenceStack
+    registry: RegistryStack | None
 
 
 def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
@@ -32,6 +36,11 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         )
     env = Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix
+    registry = None
+    if config.mirror_images:
+        registry = RegistryStack(
+            app, REGISTRY_STACK, env=env, description="vLLM on EKS: ECR pull-through cache of the pinned images"
+        )
     network = NetworkStack(
         app, f"{prefix}-network", config=config.network, env=env, description=f"vLLM on EKS ({config.name}): VPC"
     )
@@ -40,6 +49,7 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         f"{prefix}-cluster",
         config=config,
         vpc=network.vpc,
+        mirror_repositories=list(registry.mirror.repositories.values()) if registry else [],
         env=env,
         description=f"vLLM on EKS ({config.name}): EKS cluster and node groups",
     )
@@ -51,7 +61,12 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         env=env,
         description=f"vLLM on EKS ({config.name}): GPU workloads (device plugin, DCGM exporter, vLLM)",
     )
-    for key, value in {"environment": config.name, **config.tags}.items():
-        Tags.of(app).add(key, value)
+    if registry:
+        inference.add_stack_dependency(registry, "the vLLM image is pulled through the registry's cache")
+    # Environment tags go on the environment's own stacks; the shared registry must not carry
+    # one environment's tags, or two environments would keep re-tagging it.
+    for stack in (network, cluster, inference):
+        for key, value in {"environment": config.name, **config.tags}.items():
+            Tags.of(stack).add(key, value)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return EnvironmentStacks(network=network, cluster=cluster, inference=inference)
+    return EnvironmentStacks(network=network, cluster=cluster, inference=inference, registry=registry)

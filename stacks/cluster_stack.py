@@ -2,6 +2,7 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
 from components.eks_cluster import InferenceCluster, ManagedAddons
@@ -16,7 +17,14 @@ class ClusterStack(Stack):
     """The EKS control plane, its add-ons and node groups."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, vpc: ec2.IVpc, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        vpc: ec2.IVpc,
+        mirror_repositories: list[ecr.IRepository],
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         control_plane = InferenceCluster(self, "ControlPlane", config=config.cluster, vpc=vpc)
@@ -30,6 +38,9 @@ class ClusterStack(Stack):
         self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
         # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
         self.gpu_nodes.node.add_dependency(addons)
+        for repository in mirror_repositories:
+            # The first pull of a tag makes ECR fetch it from upstream on the puller's behalf.
+            repository.grant(self.gpu_nodes.role, "ecr:BatchImportUpstreamImage")
         if config.gpu_node_group.quota_guard:
             # A node group without quota sits failing for twenty minutes; the guard fails in seconds.
             guard = QuotaGuard(self, "QuotaGuard", request=capacity_request(config))

@@ -33,6 +33,7 @@ class InferenceStack(Stack):
                 "HuggingFaceToken",
                 secret_name=config.hf_token_secret_name,
                 description="Hugging Face access token for gated models; set it with put-secret-value",
+                rotation_reason="a Hugging Face token is rotated at Hugging Face; a rotation Lambda cannot mint one",
             ).secret
         if config.exposure.api_key:
             self.secrets[vllm.API_KEY_OBJECT] = GeneratedApiKey(

@@ -15,7 +15,7 @@ from aws_cdk.cx_api import CloudAssembly
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from config import EnvironmentConfig, load_environment
-from stacks.assembly import EnvironmentStacks, build
+from stacks.assembly import REGISTRY_STACK, EnvironmentStacks, build
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ["dev", "prod"]
@@ -42,7 +42,9 @@ class Synthesized:
         return Template.from_json(self.template_json(stack))
 
     def template_json(self, stack: str) -> dict[str, Any]:
-        return self.assembly.get_stack_by_name(f"{self.config.stack_prefix}-{stack}").template
+        """A stack's template by short name: network, cluster, inference, or registry (shared, unprefixed)."""
+        name = REGISTRY_STACK if stack == "registry" else f"{self.config.stack_prefix}-{stack}"
+        return self.assembly.get_stack_by_name(name).template
 
     @property
     def outdir(self) -> Path:

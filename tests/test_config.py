@@ -94,6 +94,7 @@ BAD_CONFIGS = {
         ["network", "required but missing"],
     ),
     "not YAML": ("region: [us-east-1\n", ["not valid YAML", "line 2"]),
+    "mirror without an account": (dev_with(mirror_images=True), ["mirror_images needs the account", "account:"]),
 }
 
 

@@ -21,10 +21,17 @@ def test_template_snapshot(synth_env, json_snapshot, env_name, stack):
     assert normalized(synth_env(env_name).template_json(stack)) == json_snapshot
 
 
+def test_registry_template_snapshot(prod, json_snapshot):
+    assert prod.stacks.registry is not None
+    template = prod.assembly.get_stack_by_name(prod.stacks.registry.stack_name).template
+    assert normalized(template) == json_snapshot
+
+
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
 def test_cfn_lint_finds_no_errors(synth_env, env_name):
-    templates = sorted(str(path) for path in synth_env(env_name).outdir.glob("*.template.json"))
-    assert len(templates) == len(STACKS)
+    synthesized = synth_env(env_name)
+    templates = sorted(str(path) for path in synthesized.outdir.glob("*.template.json"))
+    assert len(templates) == len(STACKS) + (synthesized.stacks.registry is not None)
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("cfn-lint")),
@@ -88,3 +95,14 @@ def test_synth_does_not_depend_on_this_machine(tmp_path_factory):
 def test_stacks_are_bound_to_no_account_unless_configured(dev):
     assert Stack.of(dev.stacks.cluster).region == "us-east-1"
     assert dev.stacks.cluster.account.startswith("${Token"), "dev.yaml names no account"
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod", "alb"])
+def test_synth_needs_no_aws_lookup_and_raises_no_error(synth_env, env_name):
+    """Missing context means a look-up the CLI would try with credentials: synth must need none."""
+    manifest = json.loads((synth_env(env_name).outdir / "manifest.json").read_text())
+    assert not manifest.get("missing"), "synth needs a context look-up"
+    for name, artifact in manifest["artifacts"].items():
+        for path, entries in artifact.get("metadata", {}).items():
+            errors = [entry["data"] for entry in entries if entry["type"] == "aws:cdk:error"]
+            assert not errors, f"{name}{path}: {errors}"
