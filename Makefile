@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth test lint snapshot-update docs bench diff deploy destroy preflight smoke clean
+.PHONY: help install synth test lint snapshot-update docs bench diff deploy destroy plan preflight smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -66,6 +66,9 @@ deploy: install ## Deploy every stack of ENV (needs AWS credentials; GPU nodes c
 destroy: install ## Delete every stack of ENV (needs AWS credentials)
 	@$(PY) -m config check $(ENV)
 	$(CDK) destroy --all -c env=$(ENV)
+
+plan: install ## Capacity and cost plan for ENV: KV cache, concurrency, tokens/s, $ per million tokens
+	@$(PY) -m scripts.plan --env $(ENV)
 
 preflight: install ## Check GPU quotas, AZ offerings and the EKS version for ENV (needs AWS credentials)
 	$(PY) -m scripts.preflight --env $(ENV)

@@ -51,6 +51,8 @@ def vllm_args(model: ModelConfig) -> list[str]:
         "--tensor-parallel-size", str(model.tensor_parallel_size),
         "--port", str(HTTP_PORT),
         *(tools if model.tool_calling else []),
+        *(["--quantization", model.quantization] if model.quantization else []),
+        *(["--kv-cache-dtype", model.kv_cache_dtype] if model.kv_cache_dtype != "auto" else []),
         *model.extra_args,
     ]  # fmt: skip
 

@@ -6,12 +6,16 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-CATALOG_FILE = Path(__file__).parent / "data" / "gpu_instances.yaml"
+DATA = Path(__file__).parent / "data"
+CATALOG_FILE = DATA / "gpu_instances.yaml"
+ARCHITECTURES_FILE = DATA / "model_architectures.yaml"
+BYTES_PER_DTYPE = {"bfloat16": 2, "float16": 2, "fp8": 1}
 
 
 class GpuSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     memory_gib: float = Field(gt=0)
+    visible_memory_mib: int = Field(gt=0, description="what the driver reports; vLLM's budget is a share of it")
     bandwidth_gbps: float = Field(gt=0, description="GPU memory bandwidth, GB/s")
 
 
@@ -33,3 +37,38 @@ def gpu_instances() -> dict[str, InstanceSpec]:
     raw = yaml.safe_load(CATALOG_FILE.read_text())
     gpus = {name: GpuSpec(**spec) for name, spec in raw["gpus"].items()}
     return {name: InstanceSpec(name=name, gpu_spec=gpus[row["gpu"]], **row) for name, row in raw["instances"].items()}
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    url: str
+    retrieved: str
+
+
+class ModelArchitecture(BaseModel):
+    """The numbers that size a model's weights and KV cache."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    model_ids: list[str]
+    parameters_billion: float = Field(gt=0)
+    layers: int = Field(gt=0)
+    kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    dtype: str
+    max_context: int = Field(gt=0)
+    source: Source
+
+    def kv_bytes_per_token(self, dtype_bytes: int) -> int:
+        """Keys and values, every layer, every KV head: what one token of context costs in the cache."""
+        return 2 * self.layers * self.kv_heads * self.head_dim * dtype_bytes
+
+
+@cache
+def model_architectures() -> dict[str, ModelArchitecture]:
+    raw = yaml.safe_load(ARCHITECTURES_FILE.read_text())
+    return {name: ModelArchitecture(name=name, **row) for name, row in raw.items()}
+
+
+def architecture_for(model_id: str) -> ModelArchitecture | None:
+    return next((arch for arch in model_architectures().values() if model_id in arch.model_ids), None)

@@ -7,7 +7,7 @@ README's config reference, and a test keeps the two in sync.
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -213,6 +213,8 @@ MANAGED_VLLM_FLAGS = {
     "--api-key",
     "--enable-auto-tool-choice",
     "--tool-call-parser",
+    "--quantization",
+    "--kv-cache-dtype",
 }
 # Tool-call parsers built into the pinned vLLM release (`vllm serve --help=tool-call-parser`).
 TOOL_CALL_PARSERS = {
@@ -260,6 +262,16 @@ class ModelConfig(Strict):
     shm_size_gib: int = Field(default=8, ge=1, description="In-memory /dev/shm size, GiB; counts against memory_gib.")
     gated: bool = Field(
         default=True, description="The model needs a Hugging Face token (e.g. Llama); mounts it from Secrets Manager."
+    )
+    architecture: str | None = Field(
+        default=None,
+        description="Row of config/data/model_architectures.yaml that sizes this model; empty: found by model_id.",
+    )
+    quantization: Literal["fp8"] | None = Field(
+        default=None, description="`--quantization fp8`: FP8 weights, about half the memory of bf16."
+    )
+    kv_cache_dtype: Literal["auto", "fp8"] = Field(
+        default="auto", description="`--kv-cache-dtype`: `fp8` halves the KV cache per token (twice the tokens)."
     )
     tool_calling: bool = Field(
         default=False,
@@ -315,6 +327,34 @@ class ModelConfig(Strict):
     @property
     def served_name(self) -> str:
         return self.served_model_name or self.model_id
+
+
+class PlanConfig(Strict):
+    """Assumptions of the capacity and cost plan (`make plan`) and of the fit check at synth."""
+
+    runtime_overhead_gib: float = Field(
+        default=1.5,
+        ge=0,
+        description="Per GPU: activations, CUDA graphs and NCCL buffers outside weights and KV cache.",
+    )
+    min_concurrency: int = Field(
+        default=4, ge=1, description="Warn when fewer sequences of max_model_len fit in the KV cache at once."
+    )
+    fail_below_min_concurrency: bool = Field(default=False, description="Make that warning stop synth.")
+    average_sequence_tokens: int = Field(
+        default=1024, ge=16, description="Prompt + output tokens of a typical request, for the throughput estimate."
+    )
+    decode_efficiency: float = Field(
+        default=0.7, gt=0, le=1, description="Share of the memory-bandwidth ceiling a batched decode step reaches."
+    )
+    max_num_seqs: int = Field(default=256, ge=1, description="vLLM's batch limit (`--max-num-seqs` default).")
+    utilization: float = Field(
+        default=0.5, gt=0, le=1, description="Share of hours the GPUs are busy, for the cost per million tokens."
+    )
+    spot_discount: float = Field(default=0.6, ge=0, lt=1, description="Spot price = on-demand x (1 - discount).")
+    api_price_per_million_output_tokens: float = Field(
+        default=0.60, ge=0, description="USD per million output tokens of the hosted API you compare against."
+    )
 
 
 class ExposureMode(StrEnum):
@@ -388,6 +428,7 @@ class EnvironmentConfig(Strict):
         min_length=1, description="Models to serve; one vLLM Deployment + Service each (list fields below)."
     )
     exposure: ExposureConfig = Field(default_factory=ExposureConfig)
+    plan: PlanConfig = Field(default_factory=PlanConfig)
     mirror_images: bool = Field(
         default=False,
         description="Pull images through the account's ECR (pull-through cache) instead of Docker Hub. "

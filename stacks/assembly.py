@@ -2,12 +2,13 @@
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Environment, Tags, Validations
+from aws_cdk import Annotations, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from charts.capacity import fit_problems
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
+from config.sizing import fit_refusals
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
 from stacks.network_stack import NetworkStack
@@ -27,9 +28,11 @@ class EnvironmentStacks:
 def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     """Add the environment's stacks to `app`, with cdk-nag's AwsSolutions checks run at synth.
 
-    Raises ConfigError when a model cannot be scheduled on the configured GPU nodes.
+    Raises ConfigError when a model cannot run on the configured GPU nodes: it does not fit the GPU
+    memory (weights, one sequence of KV cache), or its pod does not fit the node (GPUs, CPU, memory).
     """
-    problems = fit_problems(config)
+    model_problems, model_warnings = fit_refusals(config)
+    problems = model_problems + fit_problems(config)
     if problems:
         raise ConfigError(
             f"{config.source_file}: {'; '.join(problems)}. Nothing was synthesized; fix the file and run again."
@@ -63,6 +66,8 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     )
     if registry:
         inference.add_stack_dependency(registry, "the vLLM image is pulled through the registry's cache")
+    for warning in model_warnings:
+        Annotations.of(inference).add_warning_v2("vllm:model-fit", f"{config.source_file}: {warning}")
     # Environment tags go on the environment's own stacks; the shared registry must not carry
     # one environment's tags, or two environments would keep re-tagging it.
     for stack in (network, cluster, inference):

@@ -1,0 +1,210 @@
+"""Will a model fit its GPUs, how many requests can it hold, and what does a token cost?
+
+The arithmetic vLLM itself does at start-up, done from the config before anything is deployed:
+
+    budget per GPU   = visible GPU memory x gpu_memory_utilization
+    KV cache per GPU = budget - weights / tensor_parallel_size - runtime overhead
+    KV tokens        = KV cache per GPU / (KV bytes per token / GPUs the KV heads are split over)
+    concurrency      = KV tokens / max_model_len
+
+Decoding one token reads every weight once, so one sequence decodes at most at
+(memory bandwidth / weight bytes per GPU) tokens per second; a batch shares that read.
+"""
+
+from dataclasses import dataclass, field, replace
+
+from config.catalog import BYTES_PER_DTYPE, InstanceSpec, ModelArchitecture, architecture_for, model_architectures
+from config.model import EnvironmentConfig, ModelConfig, PlanConfig
+
+GIB = 1024**3
+HOURS_PER_MONTH = 730
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The choices that change the sizing: what the plan's what-ifs vary."""
+
+    weight_bytes: int  # per parameter
+    kv_bytes: int  # per element
+    tensor_parallel_size: int
+    max_model_len: int
+    gpu_memory_utilization: float
+
+
+@dataclass(frozen=True)
+class Sizing:
+    architecture: ModelArchitecture
+    instance: InstanceSpec
+    layout: Layout
+    plan: PlanConfig
+
+    @property
+    def budget_gib(self) -> float:
+        return self.instance.gpu_spec.visible_memory_mib / 1024 * self.layout.gpu_memory_utilization
+
+    @property
+    def weights_gib(self) -> float:
+        return self.architecture.parameters_billion * 1e9 * self.layout.weight_bytes / GIB
+
+    @property
+    def weights_per_gpu_gib(self) -> float:
+        return self.weights_gib / self.layout.tensor_parallel_size
+
+    @property
+    def kv_cache_gib(self) -> float:
+        return self.budget_gib - self.weights_per_gpu_gib - self.plan.runtime_overhead_gib
+
+    @property
+    def kv_bytes_per_token(self) -> int:
+        return self.architecture.kv_bytes_per_token(self.layout.kv_bytes)
+
+    @property
+    def kv_bytes_per_token_per_gpu(self) -> float:
+        # KV heads are split across tensor-parallel ranks; beyond one head per rank they are replicated.
+        shards = min(self.layout.tensor_parallel_size, self.architecture.kv_heads)
+        return self.kv_bytes_per_token / shards
+
+    @property
+    def kv_tokens(self) -> int:
+        return max(int(self.kv_cache_gib * GIB / self.kv_bytes_per_token_per_gpu), 0)
+
+    @property
+    def max_concurrency(self) -> float:
+        return self.kv_tokens / self.layout.max_model_len
+
+    @property
+    def decode_ceiling_tokens_per_second(self) -> float:
+        """One sequence: every decode step reads this GPU's share of the weights once."""
+        bytes_per_step = self.weights_per_gpu_gib * GIB
+        return self.instance.gpu_spec.bandwidth_gbps * 1e9 / bytes_per_step
+
+    @property
+    def estimated_throughput(self) -> float:
+        """Output tokens/s of one replica with typical requests in flight (a stated estimate, not a benchmark)."""
+        in_flight = min(self.kv_tokens // self.plan.average_sequence_tokens, self.plan.max_num_seqs)
+        return max(in_flight, 1) * self.decode_ceiling_tokens_per_second * self.plan.decode_efficiency
+
+    @property
+    def instance_share(self) -> float:
+        return self.layout.tensor_parallel_size / self.instance.gpus
+
+    @property
+    def usd_per_hour(self) -> float:
+        return self.instance.usd_per_hour * self.instance_share
+
+    @property
+    def usd_per_million_output_tokens(self) -> float:
+        tokens_per_hour = self.estimated_throughput * 3600 * self.plan.utilization
+        return self.usd_per_hour / tokens_per_hour * 1e6
+
+
+@dataclass
+class ModelPlan:
+    model: ModelConfig
+    sizing: Sizing | None
+    what_ifs: dict[str, Sizing] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def architecture_of(model: ModelConfig) -> ModelArchitecture | None:
+    if model.architecture:
+        return model_architectures().get(model.architecture)
+    return architecture_for(model.model_id)
+
+
+def layout_of(model: ModelConfig, architecture: ModelArchitecture) -> Layout:
+    native = BYTES_PER_DTYPE[architecture.dtype]
+    return Layout(
+        weight_bytes=1 if model.quantization == "fp8" else native,
+        kv_bytes=1 if model.kv_cache_dtype == "fp8" else native,
+        tensor_parallel_size=model.tensor_parallel_size,
+        max_model_len=model.max_model_len,
+        gpu_memory_utilization=model.gpu_memory_utilization,
+    )
+
+
+def _what_ifs(sizing: Sizing) -> dict[str, Sizing]:
+    layout = sizing.layout
+    variants = {
+        "fp8 weights": replace(layout, weight_bytes=1),
+        "fp8 kv cache": replace(layout, kv_bytes=1),
+        "half the context": replace(layout, max_model_len=max(layout.max_model_len // 2, 256)),
+    }
+    if layout.tensor_parallel_size * 2 <= sizing.instance.gpus:
+        variants["twice the tensor parallelism"] = replace(layout, tensor_parallel_size=layout.tensor_parallel_size * 2)
+    return {name: replace(sizing, layout=variant) for name, variant in variants.items() if variant != layout}
+
+
+def _refusals(where: str, sizing: Sizing) -> list[str]:
+    arch, layout, instance = sizing.architecture, sizing.layout, sizing.instance
+    gpu = f"{instance.name} ({instance.gpu}, {instance.gpu_spec.visible_memory_mib / 1024:.1f} GiB visible)"
+    problems = []
+    if layout.max_model_len > arch.max_context:
+        problems.append(
+            f"{where} asks max_model_len {layout.max_model_len} but {arch.name} supports {arch.max_context} tokens; "
+            f"lower max_model_len to {arch.max_context} or serve a longer-context model"
+        )
+    if sizing.weights_per_gpu_gib + sizing.plan.runtime_overhead_gib >= sizing.budget_gib:
+        problems.append(
+            f"{where}: {arch.name} weights need {sizing.weights_per_gpu_gib:.1f} GiB per GPU (plus "
+            f"{sizing.plan.runtime_overhead_gib:g} GiB runtime) but {gpu} gives vLLM {sizing.budget_gib:.1f} GiB at "
+            f"gpu_memory_utilization {layout.gpu_memory_utilization:.2f}; use FP8 weights (quantization: fp8, "
+            f"{sizing.weights_per_gpu_gib / 2:.1f} GiB), more GPUs (tensor_parallel_size) or a bigger GPU"
+        )
+    elif sizing.kv_tokens < layout.max_model_len:
+        needed = layout.max_model_len * sizing.kv_bytes_per_token_per_gpu / GIB
+        problems.append(
+            f"{where}: one sequence of max_model_len {layout.max_model_len} needs {needed:.1f} GiB of KV cache per "
+            f"GPU but {gpu} has {max(sizing.kv_cache_gib, 0):.1f} GiB left after {sizing.weights_per_gpu_gib:.1f} GiB "
+            f"of weights ({sizing.kv_tokens} tokens); lower max_model_len to at most {sizing.kv_tokens}, use "
+            "kv_cache_dtype: fp8 (twice the tokens), quantization: fp8, or a bigger instance type"
+        )
+    return problems
+
+
+def plan_model(where: str, model: ModelConfig, instance: InstanceSpec, plan: PlanConfig) -> ModelPlan:
+    architecture = architecture_of(model)
+    if architecture is None:
+        return ModelPlan(
+            model=model,
+            sizing=None,
+            warnings=[
+                f"{where}: no architecture facts for '{model.model_id}', so it is not sized; add a row to "
+                "config/data/model_architectures.yaml (or set architecture:) to check that it fits"
+            ],
+        )
+    sizing = Sizing(architecture=architecture, instance=instance, layout=layout_of(model, architecture), plan=plan)
+    result = ModelPlan(model=model, sizing=sizing, what_ifs=_what_ifs(sizing), problems=_refusals(where, sizing))
+    if not result.problems and sizing.max_concurrency < plan.min_concurrency:
+        result.warnings.append(
+            f"{where}: only {sizing.max_concurrency:.2f} sequences of {model.max_model_len} tokens fit in the KV "
+            f"cache ({sizing.kv_tokens} tokens), below plan.min_concurrency {plan.min_concurrency}; longer requests "
+            f"queue. kv_cache_dtype: fp8 gives {sizing.max_concurrency * 2:.2f}, half the context "
+            f"{sizing.max_concurrency * 2:.2f}"
+        )
+    return result
+
+
+def plan_environment(config: EnvironmentConfig) -> list[ModelPlan]:
+    """Each model sized on the smallest GPU instance the node group may launch (the worst case)."""
+    instance = min(config.gpu_node_group.instance_specs, key=lambda spec: spec.gpu_spec.visible_memory_mib)
+    return [
+        plan_model(f"models[{index}] ({model.name})", model, instance, config.plan)
+        for index, model in enumerate(config.models)
+    ]
+
+
+def fit_refusals(config: EnvironmentConfig) -> tuple[list[str], list[str]]:
+    """(problems that stop synth, warnings) for every model; low concurrency stops synth when configured."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    for model_plan in plan_environment(config):
+        problems += model_plan.problems
+        low_concurrency = [w for w in model_plan.warnings if "plan.min_concurrency" in w]
+        if config.plan.fail_below_min_concurrency:
+            problems += low_concurrency
+            warnings += [w for w in model_plan.warnings if w not in low_concurrency]
+        else:
+            warnings += model_plan.warnings
+    return problems, warnings

@@ -1,0 +1,169 @@
+"""Capacity and cost plan: will each model fit, how many requests does it hold, what does a token cost?
+
+    make plan ENV=dev
+    python -m scripts.plan --env prod --json
+
+Sizes each model of the environment on the smallest GPU instance its node group may launch, from
+config/data/ (instance and model facts, with their sources) and the `plan:` assumptions of the
+environment file, every one of which is printed with its value. Exit 0: every model fits; 1: one
+does not (the reason says what to change); 2: the environment file is wrong.
+"""
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from config import ConfigError, EnvironmentConfig, load_environment
+from config.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment
+
+
+def sizing_numbers(sizing: Sizing) -> dict[str, Any]:
+    plan = sizing.plan
+    spot_hour = sizing.usd_per_hour * (1 - plan.spot_discount)
+    return {
+        "weights_gib": round(sizing.weights_gib, 2),
+        "weights_per_gpu_gib": round(sizing.weights_per_gpu_gib, 2),
+        "vllm_budget_per_gpu_gib": round(sizing.budget_gib, 2),
+        "kv_cache_per_gpu_gib": round(sizing.kv_cache_gib, 2),
+        "kv_bytes_per_token": sizing.kv_bytes_per_token,
+        "kv_tokens": sizing.kv_tokens,
+        "max_concurrency_at_max_model_len": round(sizing.max_concurrency, 2),
+        "decode_ceiling_tokens_per_second": round(sizing.decode_ceiling_tokens_per_second, 1),
+        "estimated_output_tokens_per_second": round(sizing.estimated_throughput, 1),
+        "usd_per_hour_on_demand": round(sizing.usd_per_hour, 4),
+        "usd_per_month_on_demand": round(sizing.usd_per_hour * HOURS_PER_MONTH, 2),
+        "usd_per_hour_spot": round(spot_hour, 4),
+        "usd_per_month_spot": round(spot_hour * HOURS_PER_MONTH, 2),
+        "usd_per_million_output_tokens": round(sizing.usd_per_million_output_tokens, 4),
+    }
+
+
+def plan_document(config: EnvironmentConfig, plans: list[ModelPlan]) -> dict[str, Any]:
+    models = []
+    for model_plan in plans:
+        model = model_plan.model
+        entry: dict[str, Any] = {
+            "name": model.name,
+            "model_id": model.model_id,
+            "replicas": model.replicas,
+            "max_model_len": model.max_model_len,
+            "gpu_memory_utilization": model.gpu_memory_utilization,
+            "tensor_parallel_size": model.tensor_parallel_size,
+            "problems": model_plan.problems,
+            "warnings": model_plan.warnings,
+        }
+        if sizing := model_plan.sizing:
+            arch = sizing.architecture
+            entry |= {
+                "architecture": arch.name,
+                "architecture_source": arch.source.url,
+                "instance": sizing.instance.name,
+                "gpu": sizing.instance.gpu,
+                "kv_bytes_per_token_bf16": arch.kv_bytes_per_token(2),
+                "kv_bytes_per_token_fp8": arch.kv_bytes_per_token(1),
+                **sizing_numbers(sizing),
+                "replicas_usd_per_month_on_demand": round(sizing.usd_per_hour * HOURS_PER_MONTH * model.replicas, 2),
+                "what_ifs": {name: sizing_numbers(variant) for name, variant in model_plan.what_ifs.items()},
+            }
+        models.append(entry)
+    return {
+        "environment": config.name,
+        "assumptions": {
+            **config.plan.model_dump(),
+            "hours_per_month": HOURS_PER_MONTH,
+            "prices": "Linux on-demand, us-east-1, from config/data/gpu_instances.yaml",
+        },
+        "models": models,
+    }
+
+
+def _gib(value: float) -> str:
+    return f"{value:.2f} GiB"
+
+
+def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Console) -> None:
+    api_price = config.plan.api_price_per_million_output_tokens
+    for model_plan in plans:
+        model, sizing = model_plan.model, model_plan.sizing
+        if sizing is None:
+            console.print(f"[yellow]{model.name}: not sized[/yellow]")
+            continue
+        arch, instance, numbers = sizing.architecture, sizing.instance, sizing_numbers(sizing)
+        table = Table(title=f"{model.name}: {model.model_id} on {instance.name} ({instance.gpus} x {instance.gpu})")
+        table.add_column("quantity")
+        table.add_column("value", justify="right")
+        table.add_column("how")
+        rows = [
+            ("weights", _gib(sizing.weights_gib), f"{arch.parameters_billion}B params x {sizing.layout.weight_bytes} bytes"),
+            ("weights per GPU", _gib(sizing.weights_per_gpu_gib), f"tensor_parallel_size {sizing.layout.tensor_parallel_size}"),
+            ("KV cache per token", f"{arch.kv_bytes_per_token(2) // 1024} KiB bf16, {arch.kv_bytes_per_token(1) // 1024} KiB fp8",
+             f"2 x {arch.layers} layers x {arch.kv_heads} KV heads x {arch.head_dim} dims"),
+            ("vLLM budget per GPU", _gib(sizing.budget_gib),
+             f"{instance.gpu_spec.visible_memory_mib} MiB visible x {sizing.layout.gpu_memory_utilization:.2f}"),
+            ("runtime overhead per GPU", _gib(config.plan.runtime_overhead_gib), "assumption (plan.runtime_overhead_gib)"),
+            ("KV cache per GPU", _gib(sizing.kv_cache_gib), "budget - weights - overhead"),
+            ("KV tokens", f"{sizing.kv_tokens:,}", f"kv_cache_dtype {model.kv_cache_dtype}"),
+            ("max concurrency", f"{sizing.max_concurrency:.2f}", f"sequences of max_model_len {model.max_model_len}"),
+            ("decode ceiling, 1 sequence", f"{sizing.decode_ceiling_tokens_per_second:.1f} tok/s",
+             f"{instance.gpu_spec.bandwidth_gbps:g} GB/s / weights per GPU"),
+            ("estimated throughput", f"{sizing.estimated_throughput:,.0f} tok/s",
+             f"{config.plan.average_sequence_tokens}-token requests in flight x ceiling x {config.plan.decode_efficiency} (bandwidth-bound)"),
+            ("cost per replica", f"${numbers['usd_per_hour_on_demand']:.2f}/h, ${numbers['usd_per_month_on_demand']:,.0f}/month",
+             f"on-demand; spot ${numbers['usd_per_month_spot']:,.0f}/month at {config.plan.spot_discount:.0%} off"),
+            ("cost per million output tokens", f"${sizing.usd_per_million_output_tokens:.2f}",
+             f"at {config.plan.utilization:.0%} utilization; API you compare with: ${api_price:.2f}"),
+        ]  # fmt: skip
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        what_if = Table(title=f"{model.name}: what changes")
+        for column in ("variant", "KV tokens", "concurrency", "decode ceiling", "$ / M tokens"):
+            what_if.add_column(column, justify="right" if column != "variant" else "left")
+        for name, variant in {"as configured": sizing, **model_plan.what_ifs}.items():
+            what_if.add_row(
+                name,
+                f"{variant.kv_tokens:,}",
+                f"{variant.max_concurrency:.2f}",
+                f"{variant.decode_ceiling_tokens_per_second:.1f} tok/s",
+                f"${variant.usd_per_million_output_tokens:.2f}",
+            )
+        console.print(what_if)
+        for problem in model_plan.problems:
+            console.print(f"[red]does not fit:[/red] {problem}")
+        for warning in model_plan.warnings:
+            console.print(f"[yellow]warning:[/yellow] {warning}")
+    assumptions = Table(title="Assumptions (plan: in the environment file)")
+    assumptions.add_column("assumption")
+    assumptions.add_column("value", justify="right")
+    for key, value in config.plan.model_dump().items():
+        assumptions.add_row(key, str(value))
+    assumptions.add_row("hours per month", str(HOURS_PER_MONTH))
+    assumptions.add_row("prices", "on-demand us-east-1, config/data/gpu_instances.yaml")
+    console.print(assumptions)
+
+
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    console = console or Console(highlight=False)
+    parser = argparse.ArgumentParser(prog="plan", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--env", required=True, help="environment to plan (config/ENV.yaml)")
+    parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    args = parser.parse_args(argv)
+    try:
+        config = load_environment(args.env)
+    except ConfigError as error:
+        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        return 2
+    plans = plan_environment(config)
+    if args.json:
+        console.print_json(json.dumps(plan_document(config, plans)))
+    else:
+        print_plan(config, plans, console)
+    return 1 if any(model_plan.problems for model_plan in plans) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
