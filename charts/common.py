@@ -43,6 +43,42 @@ def api_object(
     return obj
 
 
+def gpu_node_daemon_set(
+    chart: cdk8s.Chart,
+    *,
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    container: dict[str, Any],
+    volumes: list[dict[str, Any]],
+    pod_security_context: dict[str, Any] | None = None,
+) -> cdk8s.ApiObject:
+    """A DaemonSet on every GPU node and nowhere else, evicted last, with no Kubernetes API token."""
+    return api_object(
+        chart,
+        "DaemonSet",
+        api_version="apps/v1",
+        kind="DaemonSet",
+        metadata={"name": name, "namespace": namespace, "labels": labels},
+        spec={
+            "selector": {"matchLabels": selector_labels(name, name)},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    **gpu_placement(),
+                    # Evicted last under node pressure: without these agents the node's GPUs vanish or go dark.
+                    "priorityClassName": "system-node-critical",
+                    "automountServiceAccountToken": False,
+                    **({"securityContext": pod_security_context} if pod_security_context else {}),
+                    "containers": [{"name": name, **container}],
+                    "volumes": volumes,
+                },
+            },
+        },
+    )
+
+
 class StandaloneChart(cdk8s.Chart):
     """A chart in its own cdk8s App, so it synthesizes on its own and for kubectl alike."""
 

@@ -1,6 +1,6 @@
 """NVIDIA DCGM exporter: GPU telemetry in Prometheus format on port 9400, GPU nodes only."""
 
-from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from charts.common import StandaloneChart, api_object, gpu_node_daemon_set, recommended_labels, selector_labels
 from config.versions import DCGM_EXPORTER_IMAGE, Image
 
 NAME = "dcgm-exporter"
@@ -48,69 +48,41 @@ class DcgmExporterChart(StandaloneChart):
             metadata={"name": f"{NAME}-counters", "namespace": NAMESPACE, "labels": labels},
             data={"counters.csv": counters_csv()},
         )
-        self.daemon_set = api_object(
+        health = {"httpGet": {"path": "/health", "port": METRICS_PORT}, "initialDelaySeconds": 45, "periodSeconds": 10}
+        self.daemon_set = gpu_node_daemon_set(
             self,
-            "DaemonSet",
-            api_version="apps/v1",
-            kind="DaemonSet",
-            metadata={"name": NAME, "namespace": NAMESPACE, "labels": labels},
-            spec={
-                "selector": {"matchLabels": selector_labels(NAME, NAME)},
-                "updateStrategy": {"type": "RollingUpdate"},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        **gpu_placement(),
-                        "priorityClassName": "system-node-critical",
-                        "automountServiceAccountToken": False,
-                        "containers": [
-                            {
-                                "name": NAME,
-                                "image": image.ref,
-                                "env": [
-                                    {"name": "DCGM_EXPORTER_LISTEN", "value": f":{METRICS_PORT}"},
-                                    {"name": "DCGM_EXPORTER_KUBERNETES", "value": "true"},
-                                    {"name": "DCGM_EXPORTER_COLLECTORS", "value": COUNTERS_PATH},
-                                    {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-                                ],
-                                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
-                                "securityContext": {
-                                    # DCGM reads the GPUs as root through the NVIDIA runtime. SYS_ADMIN is
-                                    # only needed for DCGM_FI_PROF_* profiling counters, which are not exported.
-                                    "runAsNonRoot": False,
-                                    "runAsUser": 0,
-                                    "allowPrivilegeEscalation": False,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
-                                "resources": {"requests": REQUESTS, "limits": LIMITS},
-                                "livenessProbe": {
-                                    "httpGet": {"path": "/health", "port": METRICS_PORT},
-                                    "initialDelaySeconds": 45,
-                                    "periodSeconds": 10,
-                                },
-                                "readinessProbe": {
-                                    "httpGet": {"path": "/health", "port": METRICS_PORT},
-                                    "initialDelaySeconds": 45,
-                                    "periodSeconds": 10,
-                                },
-                                "volumeMounts": [
-                                    {"name": "pod-resources", "mountPath": POD_RESOURCES, "readOnly": True},
-                                    {
-                                        "name": "counters",
-                                        "mountPath": COUNTERS_PATH,
-                                        "subPath": "counters.csv",
-                                        "readOnly": True,
-                                    },
-                                ],
-                            }
-                        ],
-                        "volumes": [
-                            {"name": "pod-resources", "hostPath": {"path": POD_RESOURCES, "type": "Directory"}},
-                            {"name": "counters", "configMap": {"name": f"{NAME}-counters"}},
-                        ],
-                    },
+            name=NAME,
+            namespace=NAMESPACE,
+            labels=labels,
+            container={
+                "image": image.ref,
+                "env": [
+                    {"name": "DCGM_EXPORTER_LISTEN", "value": f":{METRICS_PORT}"},
+                    {"name": "DCGM_EXPORTER_KUBERNETES", "value": "true"},
+                    {"name": "DCGM_EXPORTER_COLLECTORS", "value": COUNTERS_PATH},
+                    {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                ],
+                "ports": [{"name": "metrics", "containerPort": METRICS_PORT}],
+                "securityContext": {
+                    # DCGM reads the GPUs as root through the NVIDIA runtime. SYS_ADMIN is only needed
+                    # for the DCGM_FI_PROF_* profiling counters, which are not exported.
+                    "runAsNonRoot": False,
+                    "runAsUser": 0,
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
                 },
+                "resources": {"requests": REQUESTS, "limits": LIMITS},
+                "livenessProbe": health,
+                "readinessProbe": health,
+                "volumeMounts": [
+                    {"name": "pod-resources", "mountPath": POD_RESOURCES, "readOnly": True},
+                    {"name": "counters", "mountPath": COUNTERS_PATH, "subPath": "counters.csv", "readOnly": True},
+                ],
             },
+            volumes=[
+                {"name": "pod-resources", "hostPath": {"path": POD_RESOURCES, "type": "Directory"}},
+                {"name": "counters", "configMap": {"name": f"{NAME}-counters"}},
+            ],
         )
         self.service = api_object(
             self,

@@ -5,7 +5,7 @@ where the GPUs are. Here placement comes from config.scheduling, the same values
 group is built from, so the two cannot drift apart.
 """
 
-from charts.common import StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from charts.common import StandaloneChart, gpu_node_daemon_set, recommended_labels
 from config.versions import DEVICE_PLUGIN_IMAGE, Image
 
 NAME = "nvidia-device-plugin"
@@ -19,46 +19,24 @@ class DevicePluginChart(StandaloneChart):
     def __init__(self, *, image: Image = DEVICE_PLUGIN_IMAGE) -> None:
         super().__init__(NAME)
         labels = recommended_labels(NAME, NAME, component="device-plugin", version=image.tag)
-        self.daemon_set = api_object(
+        self.daemon_set = gpu_node_daemon_set(
             self,
-            "DaemonSet",
-            api_version="apps/v1",
-            kind="DaemonSet",
-            metadata={"name": NAME, "namespace": NAMESPACE, "labels": labels},
-            spec={
-                "selector": {"matchLabels": selector_labels(NAME, NAME)},
-                "updateStrategy": {"type": "RollingUpdate"},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        **gpu_placement(),
-                        # Evicted last under node pressure: without it the node's GPUs vanish.
-                        "priorityClassName": "system-node-critical",
-                        "automountServiceAccountToken": False,
-                        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                        "containers": [
-                            {
-                                "name": NAME,
-                                "image": image.ref,
-                                # Crash (and show in kubectl) rather than run without finding GPUs.
-                                "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "true"}],
-                                "securityContext": {
-                                    # It only talks to the kubelet over a socket in the mounted
-                                    # directory; the NVIDIA runtime exposes the devices. No capability needed.
-                                    "allowPrivilegeEscalation": False,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
-                                "resources": {"requests": REQUESTS, "limits": LIMITS},
-                                "volumeMounts": [{"name": "device-plugins", "mountPath": KUBELET_DEVICE_PLUGINS}],
-                            }
-                        ],
-                        "volumes": [
-                            {
-                                "name": "device-plugins",
-                                "hostPath": {"path": KUBELET_DEVICE_PLUGINS, "type": "Directory"},
-                            }
-                        ],
-                    },
+            name=NAME,
+            namespace=NAMESPACE,
+            labels=labels,
+            pod_security_context={"seccompProfile": {"type": "RuntimeDefault"}},
+            container={
+                "image": image.ref,
+                # Crash (and show in kubectl) rather than run without finding GPUs.
+                "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "true"}],
+                "securityContext": {
+                    # It only talks to the kubelet over a socket in the mounted directory; the NVIDIA
+                    # container runtime exposes the devices. No capability needed.
+                    "allowPrivilegeEscalation": False,
+                    "capabilities": {"drop": ["ALL"]},
                 },
+                "resources": {"requests": REQUESTS, "limits": LIMITS},
+                "volumeMounts": [{"name": "device-plugins", "mountPath": KUBELET_DEVICE_PLUGINS}],
             },
+            volumes=[{"name": "device-plugins", "hostPath": {"path": KUBELET_DEVICE_PLUGINS, "type": "Directory"}}],
         )

@@ -121,3 +121,18 @@ def normalized(template: dict[str, Any]) -> dict[str, Any]:
 def json_snapshot(snapshot):
     """One readable JSON file per snapshot under tests/__snapshots__/, so reviews read like template diffs."""
     return snapshot.use_extension(JSONSnapshotExtension)
+
+
+FAKE_AWS_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials, so boto3 signs requests that moto or a Stubber answer; no real AWS call is possible."""
+    for name, value in FAKE_AWS_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)

@@ -23,14 +23,7 @@ G_ON_DEMAND, STANDARD = "L-DB2E81BA", "L-1216C47A"
 
 
 @pytest.fixture
-def aws(monkeypatch) -> Iterator[None]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
+def aws(aws_credentials) -> Iterator[None]:
     with mock_aws():
         yield
 

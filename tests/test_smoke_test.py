@@ -3,7 +3,6 @@
 import socket
 
 import boto3
-import pytest
 from moto import mock_aws
 
 from scripts import smoke_test
@@ -93,17 +92,6 @@ def test_usage_errors_exit_2(capsys):
     assert code == 2 and "no api key" in lines[0]
     code, lines = run(capsys, "--url", "http://127.0.0.1:9", "--env", "nope")
     assert code == 2 and "no environment named 'nope'" in " ".join(lines)
-
-
-@pytest.fixture
-def aws_credentials(monkeypatch):
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
 
 
 def test_api_key_is_read_from_the_environments_secret(capsys, aws_credentials):
