@@ -63,9 +63,9 @@ deploy: install ## Deploy every stack of ENV (needs AWS credentials; GPU nodes c
 	@$(PY) -m config check $(ENV)
 	$(CDK) deploy --all -c env=$(ENV)
 
-destroy: install ## Delete every stack of ENV (needs AWS credentials)
+destroy: install ## Delete the stacks of ENV, not the registry other environments share (needs AWS credentials)
 	@$(PY) -m config check $(ENV)
-	$(CDK) destroy --all -c env=$(ENV)
+	$(CDK) destroy "vllm-$(ENV)-*" -c env=$(ENV)
 
 plan: install ## Capacity and cost plan for ENV: KV cache, concurrency, tokens/s, $ per million tokens
 	@$(PY) -m scripts.plan --env $(ENV)

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """CDK entry point: synthesizes the environment named by `-c env=NAME` (default dev).
 
-`-c config_dir=DIR` reads the environment files from DIR instead of config/.
+`-c config_dir=DIR` reads the environment files from DIR instead of config/; `-c dist_dir=DIR`
+writes the plain manifests to DIR/<env>/ instead of dist/<env>/.
 """
 
 import sys
@@ -28,7 +29,7 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     app.synth()
-    write_manifests(stacks.inference.charts, MANIFESTS_DIR / env_name)
+    write_manifests(stacks.inference.charts, Path(app.node.try_get_context("dist_dir") or MANIFESTS_DIR) / env_name)
     return 0
 
 

@@ -129,3 +129,34 @@ def _cpu_problems(where: str, model: ModelConfig, budget: NodeBudget) -> list[st
         f"{budget.free_millicores / 1000:.2f} left for it after the kubelet reservation and DaemonSets; lower cpu "
         f"to at most {budget.free_millicores // 100 / 10:g} or choose a larger instance type"
     ]
+
+
+def spare_gpus(config: EnvironmentConfig) -> int:
+    """GPUs left at the node group's desired size once every replica has its own.
+
+    No node autoscaler is installed, so desired_size is the capacity a rollout can count on.
+    """
+    per_node = config.gpu_node_group.instance_specs[0].gpus  # validated equal for every allowed type
+    return config.gpu_node_group.desired_size * per_node - sum(m.replicas * m.gpus for m in config.models)
+
+
+def surge_first(config: EnvironmentConfig, model: ModelConfig) -> bool:
+    """Can a rolling update start the new pod before stopping the old one (the guide's strategy)?"""
+    return spare_gpus(config) >= model.gpus
+
+
+def capacity_warnings(config: EnvironmentConfig) -> list[str]:
+    spare = spare_gpus(config)
+    if spare < 0:
+        return [
+            f"the models need {-spare} more GPUs than gpu_node_group.desired_size "
+            f"({config.gpu_node_group.desired_size}) provides, so some replicas stay Pending; raise desired_size"
+        ]
+    return [
+        f"models[{index}] ({model.name}): no spare GPU at desired_size {config.gpu_node_group.desired_size}, so "
+        "rolling updates stop the old pod before starting the new one (minutes of downtime per update); "
+        f"raise gpu_node_group.desired_size by {-(-model.gpus // config.gpu_node_group.instance_specs[0].gpus)} "
+        "for surge-first updates"
+        for index, model in enumerate(config.models)
+        if not surge_first(config, model)
+    ]

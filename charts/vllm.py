@@ -6,6 +6,7 @@ from typing import Any
 import cdk8s
 import cdk8s_plus_36 as kplus
 
+from charts.capacity import surge_first
 from charts.common import PART_OF, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
 from config.model import EnvironmentConfig, ModelConfig
 from config.scheduling import GPU_RESOURCE
@@ -20,6 +21,9 @@ NODE_MODEL_CACHE = "/var/lib/vllm-cache"  # on the node's 200 GiB root volume: r
 SECRETS_MOUNT = "/mnt/secrets"
 HF_TOKEN_OBJECT = "hf-token"
 API_KEY_OBJECT = "api-key"
+# The server is started explicitly rather than through the image's entrypoint, whose form has
+# changed between vLLM releases; the model is `vllm serve`'s positional argument.
+SERVE = ["vllm", "serve"]
 # vLLM takes its api key from VLLM_API_KEY (or --api-key, which would show in `ps`). The key is
 # mounted as a file, so a shell reads it into the environment and then becomes vLLM itself.
 API_KEY_LAUNCHER = [
@@ -44,7 +48,7 @@ def deployment_name(model: ModelConfig) -> str:
 def vllm_args(model: ModelConfig) -> list[str]:
     tools = ["--enable-auto-tool-choice", "--tool-call-parser", model.resolved_tool_call_parser or ""]
     return [
-        "--model", model.model_id,
+        model.model_id,
         "--served-model-name", model.served_name,
         "--max-model-len", str(model.max_model_len),
         "--gpu-memory-utilization", f"{model.gpu_memory_utilization:.2f}",
@@ -55,6 +59,14 @@ def vllm_args(model: ModelConfig) -> list[str]:
         *(["--kv-cache-dtype", model.kv_cache_dtype] if model.kv_cache_dtype != "auto" else []),
         *model.extra_args,
     ]  # fmt: skip
+
+
+def rollout_strategy(config: EnvironmentConfig, model: ModelConfig) -> dict[str, Any]:
+    """Surge-first where a spare GPU exists; otherwise stop-first, because a surge pod would wait forever."""
+    if surge_first(config, model):
+        # A model server takes minutes to warm up: start the new pod before stopping the old.
+        return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
 
 
 def _probe(period: int, failures: int) -> dict[str, Any]:
@@ -76,6 +88,7 @@ class VllmChart(StandaloneChart):
 
     def __init__(self, *, config: EnvironmentConfig, image: Image = VLLM_IMAGE) -> None:
         super().__init__("vllm")
+        self.config = config
         models = config.models
         self.secrets = mounted_secrets(config)
         self.namespace_object = kplus.Namespace(
@@ -133,7 +146,7 @@ class VllmChart(StandaloneChart):
         if model.gated:
             # huggingface_hub reads the token from this file; the value never enters the pod spec.
             env.append({"name": "HF_TOKEN_PATH", "value": f"{SECRETS_MOUNT}/{HF_TOKEN_OBJECT}"})
-        launcher = {"command": API_KEY_LAUNCHER} if API_KEY_OBJECT in self.secrets else {}
+        command = API_KEY_LAUNCHER if API_KEY_OBJECT in self.secrets else SERVE
         if self.secrets:
             mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
             volumes.append(
@@ -156,8 +169,7 @@ class VllmChart(StandaloneChart):
                 "replicas": model.replicas,
                 "revisionHistoryLimit": 3,
                 "selector": {"matchLabels": selector_labels("vllm", model.name)},
-                # A model server takes minutes to warm up: start the new pod before stopping the old.
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "strategy": rollout_strategy(self.config, model),
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
@@ -169,7 +181,7 @@ class VllmChart(StandaloneChart):
                             {
                                 "name": "vllm",
                                 "image": image.ref,
-                                **launcher,
+                                "command": command,
                                 "args": vllm_args(model),
                                 "ports": [{"name": "http", "containerPort": HTTP_PORT}],
                                 "env": env,

@@ -7,7 +7,7 @@ from Docker Hub once; every later pull is in-region, through the VPC endpoints, 
 Hub rate limit.
 """
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
@@ -55,17 +55,17 @@ class ImageMirror(Construct):
                 image_tag_mutability=ecr.TagMutability.IMMUTABLE,
                 image_scan_on_push=True,
                 encryption=ecr.RepositoryEncryption.KMS,
+                # Only tagged images count: the per-platform manifests under a multi-arch tag are
+                # untagged, and expiring them would break pulls of a tag that still exists.
                 lifecycle_rules=[
                     ecr.LifecycleRule(
-                        description="drop untagged layers left by re-pulls",
-                        tag_status=ecr.TagStatus.UNTAGGED,
-                        max_image_age=Duration.days(14),
-                    ),
-                    ecr.LifecycleRule(
                         description=f"keep the {KEEP_TAGGED_IMAGES} newest tags: room to roll back",
-                        tag_status=ecr.TagStatus.ANY,
+                        tag_status=ecr.TagStatus.TAGGED,
+                        tag_pattern_list=["*"],
                         max_image_count=KEEP_TAGGED_IMAGES,
                     ),
                 ],
-                removal_policy=RemovalPolicy.RETAIN,
+                # A cache: everything in it can be pulled again from upstream, so it goes with the stack.
+                removal_policy=RemovalPolicy.DESTROY,
+                empty_on_delete=True,
             )

@@ -55,9 +55,17 @@ class ModelArchitecture(BaseModel):
     layers: int = Field(gt=0)
     kv_heads: int = Field(gt=0)
     head_dim: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    tied_embeddings: bool
     dtype: str
     max_context: int = Field(gt=0)
     source: Source
+
+    @property
+    def embedding_parameters(self) -> float:
+        """Input embedding and output head: FP8 quantization leaves them at the native dtype."""
+        return self.vocab_size * self.hidden_size * (1 if self.tied_embeddings else 2)
 
     def kv_bytes_per_token(self, dtype_bytes: int) -> int:
         """Keys and values, every layer, every KV head: what one token of context costs in the cache."""

@@ -61,7 +61,9 @@ class CapacityType(StrEnum):
 
 class NodeGroupSize(Strict):
     min_size: int = Field(ge=0, description="Fewest nodes the group scales in to.")
-    desired_size: int = Field(ge=0, description="Nodes at creation; the autoscaler owns it afterwards.")
+    desired_size: int = Field(
+        ge=0, description="Nodes the group runs. No node autoscaler is installed, so this is the capacity."
+    )
     max_size: int = Field(ge=1, description="Most nodes the group scales out to (your spend ceiling).")
 
     @model_validator(mode="after")
@@ -103,6 +105,13 @@ class NetworkConfig(Strict):
             raise ValueError(
                 f"nat_gateways ({self.nat_gateways}) cannot exceed the number of availability_zones ({len(zones)})"
             )
+        if self.existing_vpc_id and "vpc_cidr" not in self.model_fields_set:
+            raise ValueError(
+                "existing_vpc_id is set but vpc_cidr is not: set vpc_cidr to that VPC's CIDR, which the "
+                "NetworkPolicy admits load balancer traffic from"
+            )
+        if self.existing_vpc_id:
+            return self
         needed = len(zones) * (2 ** (32 - PRIVATE_SUBNET_MASK) + 2 ** (32 - PUBLIC_SUBNET_MASK))
         size = ipaddress.IPv4Network(self.vpc_cidr).num_addresses
         if size < needed:
@@ -137,6 +146,11 @@ class ClusterConfig(Strict):
         description="IAM role given cluster-admin through an EKS access entry (e.g. your SSO admin role).",
     )
     system_node_group: SystemNodeGroupConfig = Field(default_factory=SystemNodeGroupConfig)
+    load_balancer_controller: bool = Field(
+        default=False,
+        description="Install the AWS Load Balancer Controller (needed by exposure modes internal-nlb and alb). "
+        "Turn it off only after the load balancers are gone: it is what deletes them.",
+    )
 
     @model_validator(mode="after")
     def _endpoint(self) -> Self:
@@ -160,7 +174,9 @@ class GpuNodeGroupConfig(NodeGroupSize):
     capacity_type: CapacityType = Field(
         default=CapacityType.ON_DEMAND, description="`on_demand`, or `spot` (cheaper, reclaimed at 2 minutes' notice)."
     )
-    min_size: int = Field(default=0, ge=0, description="Fewest GPU nodes; 0 lets the group scale to nothing.")
+    min_size: int = Field(
+        default=0, ge=0, description="Fewest GPU nodes; 0 allows desired_size: 0, which stops GPU spend."
+    )
     desired_size: int = Field(default=1, ge=0, description="GPU nodes at creation.")
     max_size: int = Field(default=3, ge=1, description="Most GPU nodes: your GPU spend ceiling.")
     disk_size_gib: int = Field(
@@ -236,7 +252,7 @@ class ModelConfig(Strict):
 
     name: DnsLabel = Field(description="Short DNS-safe name; the Deployment and Service are `vllm-<name>`.")
     model_id: str = Field(
-        min_length=1, description="Hugging Face model id (or a path inside the pod) passed to `--model`."
+        min_length=1, description="Hugging Face model id (or a path inside the pod): `vllm serve MODEL_ID`."
     )
     served_model_name: str | None = Field(
         default=None, description="Model name clients send in requests. Empty: the model_id."
@@ -434,7 +450,16 @@ class EnvironmentConfig(Strict):
         description="Pull images through the account's ECR (pull-through cache) instead of Docker Hub. "
         "Needs an explicit account; images ECR cannot mirror (nvcr.io) stay public.",
     )
-    tags: dict[str, str] = Field(default={}, description="Tags added to every taggable resource.")
+    tags: dict[str, str] = Field(
+        default={}, description="Tags added to every taggable resource (`environment` is added for you)."
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _no_environment_tag(cls, tags: dict[str, str]) -> dict[str, str]:
+        if "environment" in tags:
+            raise ValueError("the environment tag is set from the file name; remove tags.environment")
+        return tags
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> Self:
@@ -489,6 +514,15 @@ class EnvironmentConfig(Strict):
         """The image a chart runs: pinned upstream, or its ECR mirror when mirror_images is on."""
         pinned = IMAGES[name]
         return pinned.mirrored(self.account, self.region) if self.mirror_images and self.account else pinned
+
+    @model_validator(mode="after")
+    def _controller(self) -> Self:
+        if self.exposure.load_balanced and not self.cluster.load_balancer_controller:
+            raise ValueError(
+                f"exposure.mode {self.exposure.mode.value} needs the AWS Load Balancer Controller; set "
+                "cluster.load_balancer_controller: true"
+            )
+        return self
 
     def model_host(self, model: ModelConfig) -> str:
         return (self.exposure.host or "").replace("{model}", model.name)

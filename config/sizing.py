@@ -24,7 +24,8 @@ HOURS_PER_MONTH = 730
 class Layout:
     """The choices that change the sizing: what the plan's what-ifs vary."""
 
-    weight_bytes: int  # per parameter
+    weight_bytes: int  # per parameter of the linear layers (FP8 quantization changes these only)
+    native_bytes: int  # per parameter of the embeddings and output head
     kv_bytes: int  # per element
     tensor_parallel_size: int
     max_model_len: int
@@ -44,7 +45,9 @@ class Sizing:
 
     @property
     def weights_gib(self) -> float:
-        return self.architecture.parameters_billion * 1e9 * self.layout.weight_bytes / GIB
+        embedding = self.architecture.embedding_parameters
+        linear = self.architecture.parameters_billion * 1e9 - embedding
+        return (linear * self.layout.weight_bytes + embedding * self.layout.native_bytes) / GIB
 
     @property
     def weights_per_gpu_gib(self) -> float:
@@ -79,10 +82,21 @@ class Sizing:
         return self.instance.gpu_spec.bandwidth_gbps * 1e9 / bytes_per_step
 
     @property
+    def in_flight(self) -> int:
+        """Typical requests decoding together: as many as the KV cache holds, up to vLLM's batch limit."""
+        return max(min(self.kv_tokens // self.plan.average_sequence_tokens, self.plan.max_num_seqs), 1)
+
+    @property
     def estimated_throughput(self) -> float:
-        """Output tokens/s of one replica with typical requests in flight (a stated estimate, not a benchmark)."""
-        in_flight = min(self.kv_tokens // self.plan.average_sequence_tokens, self.plan.max_num_seqs)
-        return max(in_flight, 1) * self.decode_ceiling_tokens_per_second * self.plan.decode_efficiency
+        """Output tokens/s of one replica with typical requests in flight (a stated estimate, not a benchmark).
+
+        Each decode step reads this GPU's weights once for the whole batch, plus every in-flight
+        sequence's KV cache (on average half a typical request long).
+        """
+        kv_read = self.in_flight * self.plan.average_sequence_tokens / 2 * self.kv_bytes_per_token_per_gpu
+        bytes_per_step = self.weights_per_gpu_gib * GIB + kv_read
+        steps_per_second = self.instance.gpu_spec.bandwidth_gbps * 1e9 / bytes_per_step
+        return self.in_flight * steps_per_second * self.plan.decode_efficiency
 
     @property
     def instance_share(self) -> float:
@@ -117,6 +131,7 @@ def layout_of(model: ModelConfig, architecture: ModelArchitecture) -> Layout:
     native = BYTES_PER_DTYPE[architecture.dtype]
     return Layout(
         weight_bytes=1 if model.quantization == "fp8" else native,
+        native_bytes=native,
         kv_bytes=1 if model.kv_cache_dtype == "fp8" else native,
         tensor_parallel_size=model.tensor_parallel_size,
         max_model_len=model.max_model_len,
@@ -150,7 +165,8 @@ def _refusals(where: str, sizing: Sizing) -> list[str]:
             f"{where}: {arch.name} weights need {sizing.weights_per_gpu_gib:.1f} GiB per GPU (plus "
             f"{sizing.plan.runtime_overhead_gib:g} GiB runtime) but {gpu} gives vLLM {sizing.budget_gib:.1f} GiB at "
             f"gpu_memory_utilization {layout.gpu_memory_utilization:.2f}; use FP8 weights (quantization: fp8, "
-            f"{sizing.weights_per_gpu_gib / 2:.1f} GiB), more GPUs (tensor_parallel_size) or a bigger GPU"
+            f"{replace(sizing, layout=replace(layout, weight_bytes=1)).weights_per_gpu_gib:.1f} GiB), more GPUs "
+            "(tensor_parallel_size) or a bigger GPU"
         )
     elif sizing.kv_tokens < layout.max_model_len:
         needed = layout.max_model_len * sizing.kv_bytes_per_token_per_gpu / GIB

@@ -98,7 +98,8 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
         table.add_column("value", justify="right")
         table.add_column("how")
         rows = [
-            ("weights", _gib(sizing.weights_gib), f"{arch.parameters_billion}B params x {sizing.layout.weight_bytes} bytes"),
+            ("weights", _gib(sizing.weights_gib),
+             f"{arch.parameters_billion}B params: linear x {sizing.layout.weight_bytes} B, embeddings x {sizing.layout.native_bytes} B"),
             ("weights per GPU", _gib(sizing.weights_per_gpu_gib), f"tensor_parallel_size {sizing.layout.tensor_parallel_size}"),
             ("KV cache per token", f"{arch.kv_bytes_per_token(2) // 1024} KiB bf16, {arch.kv_bytes_per_token(1) // 1024} KiB fp8",
              f"2 x {arch.layers} layers x {arch.kv_heads} KV heads x {arch.head_dim} dims"),
@@ -111,7 +112,7 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
             ("decode ceiling, 1 sequence", f"{sizing.decode_ceiling_tokens_per_second:.1f} tok/s",
              f"{instance.gpu_spec.bandwidth_gbps:g} GB/s / weights per GPU"),
             ("estimated throughput", f"{sizing.estimated_throughput:,.0f} tok/s",
-             f"{config.plan.average_sequence_tokens}-token requests in flight x ceiling x {config.plan.decode_efficiency} (bandwidth-bound)"),
+             f"{sizing.in_flight} x {config.plan.average_sequence_tokens}-token requests; weights + KV read per step; x {config.plan.decode_efficiency}"),
             ("cost per replica", f"${numbers['usd_per_hour_on_demand']:.2f}/h, ${numbers['usd_per_month_on_demand']:,.0f}/month",
              f"on-demand; spot ${numbers['usd_per_month_spot']:,.0f}/month at {config.plan.spot_discount:.0%} off"),
             ("cost per million output tokens", f"${sizing.usd_per_million_output_tokens:.2f}",

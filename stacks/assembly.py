@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from aws_cdk import Annotations, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from charts.capacity import fit_problems
+from charts.capacity import capacity_warnings, fit_problems
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
 from config.sizing import fit_refusals
@@ -66,12 +66,16 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     )
     if registry:
         inference.add_stack_dependency(registry, "the vLLM image is pulled through the registry's cache")
-    for warning in model_warnings:
+    for warning in model_warnings + capacity_warnings(config):
         Annotations.of(inference).add_warning_v2("vllm:model-fit", f"{config.source_file}: {warning}")
     # Environment tags go on the environment's own stacks; the shared registry must not carry
     # one environment's tags, or two environments would keep re-tagging it.
+    # The user's tags skip launch templates: a new template version replaces every node, so editing
+    # a tag would roll the GPU nodes (and re-download the model). The environment name never changes
+    # and still reaches the instances, for cost allocation.
     for stack in (network, cluster, inference):
-        for key, value in {"environment": config.name, **config.tags}.items():
-            Tags.of(stack).add(key, value)
+        Tags.of(stack).add("environment", config.name)
+        for key, value in config.tags.items():
+            Tags.of(stack).add(key, value, exclude_resource_types=["AWS::EC2::LaunchTemplate"])
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return EnvironmentStacks(network=network, cluster=cluster, inference=inference, registry=registry)

@@ -45,7 +45,7 @@ class ClusterStack(Stack):
             # A node group without quota sits failing for twenty minutes; the guard fails in seconds.
             guard = QuotaGuard(self, "QuotaGuard", request=capacity_request(config))
             self.gpu_nodes.node.add_dependency(guard)
-        if config.exposure.load_balanced:
+        if config.cluster.load_balancer_controller:
             controller = LoadBalancerController(self, "LoadBalancerController", cluster=self.cluster)
             # The controller's pods run on the system nodes and need a working pod network.
             controller.node.add_dependency(addons)

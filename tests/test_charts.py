@@ -2,6 +2,7 @@
 
 import kubernetes_validate
 import pytest
+from aws_cdk.assertions import Annotations, Match
 
 from charts import dcgm_exporter, vllm
 from charts.bundle import write_manifests
@@ -122,8 +123,9 @@ def test_vllm_container_has_everything_the_guide_manifest_has(rendered):
     (container,) = spec["containers"]
     assert container["image"].endswith(f"vllm/vllm-openai:{VLLM_IMAGE.tag}"), "upstream or its ECR mirror"
     args = container["args"]
-    flags = dict(zip(args[::2], args[1::2], strict=False))
-    assert flags["--model"] == "meta-llama/Meta-Llama-3-8B-Instruct"
+    assert container["command"][-2:] == ["vllm", "serve"] or container["command"][0] == "/bin/sh"
+    assert args[0] == "meta-llama/Meta-Llama-3-8B-Instruct", "the model is vllm serve's positional argument"
+    flags = dict(zip(args[1::2], args[2::2], strict=False))
     assert flags["--max-model-len"] == "8192"
     assert flags["--gpu-memory-utilization"] == "0.90"
     assert flags["--tensor-parallel-size"] == "1"
@@ -151,12 +153,28 @@ def test_vllm_volumes_shm_in_memory_and_node_local_model_cache(rendered):
     assert mounts["model-cache"] == "/root/.cache/huggingface"
 
 
-def test_vllm_rolls_out_surge_first_and_drains_streams(rendered):
-    _, deployment, spec = _vllm(rendered)
-    assert deployment["spec"]["strategy"] == {
-        "type": "RollingUpdate",
-        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
-    }
+SURGE_FIRST = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+STOP_FIRST = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+
+
+def test_vllm_rolls_out_surge_first_when_a_gpu_is_spare(synth_env):
+    """alb runs 2 one-GPU models on 3 one-GPU nodes: a spare GPU lets the new pod start first."""
+    for model in ("llama3-8b", "qwen25-7b"):
+        deployment = find(documents(synth_env("alb").stacks.inference.charts["vllm"]), "Deployment", f"vllm-{model}")
+        assert deployment["spec"]["strategy"] == SURGE_FIRST
+
+
+def test_vllm_rolls_out_stop_first_when_no_gpu_is_spare(dev):
+    """dev has one GPU node and one replica: a surge pod could never schedule, so the update would hang."""
+    deployment = find(documents(dev.stacks.inference.charts["vllm"]), "Deployment")
+    assert deployment["spec"]["strategy"] == STOP_FIRST
+    Annotations.from_stack(dev.stacks.inference).has_warning(
+        "*", Match.string_like_regexp("no spare GPU at desired_size 1")
+    )
+
+
+def test_vllm_drains_streams_and_sits_on_gpu_nodes(rendered):
+    _, _, spec = _vllm(rendered)
     assert spec["terminationGracePeriodSeconds"] >= 300
     assert spec["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] > 0
     assert spec["tolerations"] == [GPU_TAINT.toleration()]

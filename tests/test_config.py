@@ -139,6 +139,14 @@ def test_file_values_win_over_environment_variables():
     assert config.account == "222222222222", "dev.yaml leaves account empty, so the credentials' account is used"
 
 
+def test_existing_vpc_needs_its_cidr(tmp_path):
+    data = dev_with(network={"existing_vpc_id": "vpc-0123456789abcdef0"})
+    del data["network"]["vpc_cidr"]
+    write_env(tmp_path, "env", data)
+    with pytest.raises(ConfigError, match="set vpc_cidr to that VPC's CIDR"):
+        load_environment("env", config_dir=tmp_path, environ={"CDK_DEFAULT_ACCOUNT": "111111111111"})
+
+
 def test_existing_vpc_needs_an_account(tmp_path):
     write_env(tmp_path, "env", dev_with(network={"existing_vpc_id": "vpc-0123456789abcdef0"}))
     with pytest.raises(ConfigError, match="existing_vpc_id needs an explicit account"):
@@ -174,6 +182,10 @@ BAD_EXPOSURE = {
     "public alb without api key": (
         {"mode": "alb", "certificate_arn": CERT, "host": "llm.example.com", "public": True, "api_key": False},
         ["api_key: false with mode alb"],
+    ),
+    "load balancer without its controller": (
+        {"mode": "internal-nlb"},
+        ["exposure.mode internal-nlb needs the AWS Load Balancer Controller", "load_balancer_controller: true"],
     ),
     "unknown mode": ({"mode": "nodeport"}, ["exposure.mode", "'cluster-ip', 'internal-nlb' or 'alb'"]),
     "malformed certificate": ({"mode": "alb", "certificate_arn": "my-cert", "host": "h"}, ["exposure.certificate_arn"]),

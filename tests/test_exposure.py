@@ -124,7 +124,7 @@ def test_api_key_is_on_by_default_and_read_from_a_mounted_file(synth_env, env_na
         container = find(docs, "Deployment", f"vllm-{model.name}")["spec"]["template"]["spec"]["containers"][0]
         assert container["command"] == vllm.API_KEY_LAUNCHER
         assert "/mnt/secrets/api-key" in container["command"][2] and "VLLM_API_KEY" in container["command"][2]
-        assert container["args"][:2] == ["--model", model.model_id]
+        assert container["args"][0] == model.model_id
         assert "--api-key" not in container["args"]
         assert "VLLM_API_KEY" not in {env["name"] for env in container["env"]}
 
@@ -148,7 +148,7 @@ def test_auth_off_is_possible_only_explicitly_and_only_in_cluster(tmp_path):
     synthesized = synthesize(EnvironmentConfig.model_validate(data), tmp_path)
     docs = docs_of(synthesized, "vllm")
     container = find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]
-    assert "command" not in container
+    assert container["command"] == ["vllm", "serve"], "no launcher reading a key file"
     assert "api-key" not in find(docs, "SecretProviderClass")["spec"]["parameters"]["objects"]
     assert not synthesized.template("inference").find_resources(
         "AWS::SecretsManager::Secret", {"Properties": {"Name": "vllm-dev/api-key"}}
@@ -175,3 +175,12 @@ def test_ungated_models_get_no_hugging_face_token(alb):
     llama = find(docs, "Deployment", "vllm-llama3-8b")["spec"]["template"]["spec"]["containers"][0]
     assert "HF_TOKEN_PATH" not in {env["name"] for env in qwen["env"]}
     assert "HF_TOKEN_PATH" in {env["name"] for env in llama["env"]}
+
+
+def test_the_controller_stays_until_it_is_turned_off(tmp_path):
+    """Switching back to cluster-ip must not remove the controller that deletes the old load balancers."""
+    data = load("prod").model_dump(mode="json")
+    data["exposure"] = {"mode": "cluster-ip", "api_key": True}
+    synthesized = synthesize(EnvironmentConfig.model_validate(data), tmp_path)
+    assert _controller_charts(synthesized), "still installed: cluster.load_balancer_controller is true"
+    assert [doc["kind"] for doc in docs_of(synthesized, "exposure")] == ["NetworkPolicy"]

@@ -1,5 +1,7 @@
 """The image mirror (issue #5): ECR pull-through cache, hardened repositories, charts pulling from ECR."""
 
+import json
+
 import pytest
 
 from config import EnvironmentConfig
@@ -42,8 +44,12 @@ def test_repositories_are_immutable_scanned_encrypted_and_pruned(prod):
     assert properties["ImageTagMutability"] == "IMMUTABLE"
     assert properties["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert properties["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
-    assert "untagged" in properties["LifecyclePolicy"]["LifecyclePolicyText"]
-    assert repository["DeletionPolicy"] == "Retain"
+    rules = json.loads(properties["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert [rule["selection"]["tagStatus"] for rule in rules] == ["tagged"], "untagged platform manifests stay"
+    assert rules[0]["selection"]["countNumber"] == 10
+    assert repository["DeletionPolicy"] == "Delete" and properties["EmptyOnDelete"] is True, (
+        "a cache goes with its stack"
+    )
 
 
 def test_docker_hub_cache_rule_uses_a_credentials_secret_without_a_value(prod):
