@@ -37,14 +37,16 @@ synth: install ## Synthesize ENV (default dev) into cdk.out/
 	@$(PY) -m config check $(ENV)
 	@$(CDK) synth --quiet -c env=$(ENV)
 
-test: install ## Run every check: lint, config, snapshots, assertions, cfn-lint, cdk-nag
+test: install ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
-lint: install ## Lint and format-check the Python code
+lint: install ## Lint, format-check and type-check the Python code
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 snapshot-update: install ## Rewrite the syrupy snapshots after a deliberate change (review the diff!)
 	$(PY) -m pytest --snapshot-update tests

@@ -134,7 +134,7 @@ class VllmChart(StandaloneChart):
         gpus = str(model.gpus)
         memory = f"{model.memory_gib}Gi"
         env = [{"name": "HF_HOME", "value": HF_CACHE}]
-        mounts = [
+        mounts: list[dict[str, Any]] = [
             {"name": "shm", "mountPath": "/dev/shm"},
             {"name": "model-cache", "mountPath": HF_CACHE},
         ]

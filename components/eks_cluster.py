@@ -1,6 +1,6 @@
 """The EKS control plane: pinned version, audit logging, KMS-encrypted secrets, scoped endpoint."""
 
-from typing import Any
+from typing import Any, cast
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -59,6 +59,8 @@ class InferenceCluster(Construct):
                 kubectl_layer=KubectlV36Layer(self, "KubectlLayer"),
             ),
         )
+        # jsii's Python stubs miss that Cluster implements ICluster; components take the interface.
+        self.handle = cast(eks.ICluster, self.cluster)
         acknowledge(
             self.cluster.role,
             {managed_policy("AmazonEKSClusterPolicy"): "the AWS-maintained policy EKS requires for its cluster role"},

@@ -67,8 +67,8 @@ def rows(model: type[BaseModel] = EnvironmentConfig, prefix: str = "") -> list[s
                 lines.append(f"| `{key}` | list | {_default(field)} | {field.description or ''} |")
             continue
         lines.append(f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {field.description or ''} |")
-    for key, sub in nested:
-        lines.extend(rows(sub, f"{key}."))
+    for key, nested_model in nested:
+        lines.extend(rows(nested_model, f"{key}."))
     return lines
 
 

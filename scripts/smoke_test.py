@@ -20,12 +20,13 @@ from dataclasses import dataclass
 import boto3
 import openai
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from openai.types.chat import ChatCompletionFunctionToolParam
 from rich.console import Console
 
 from config import ConfigError, EnvironmentConfig, load_environment
 
 API_KEY_ENV = "VLLM_API_KEY"
-WEATHER_TOOL = {
+WEATHER_TOOL: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -105,7 +106,7 @@ class SmokeTest:
         response = self.client.chat.completions.create(
             model=self._model,
             messages=[{"role": "user", "content": "What is the weather in Paris right now? Use the tool."}],
-            tools=[WEATHER_TOOL],  # type: ignore[list-item]
+            tools=[WEATHER_TOOL],
             tool_choice="auto",
             max_tokens=self.max_tokens * 2,
         )

@@ -28,7 +28,7 @@ class ClusterStack(Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         control_plane = InferenceCluster(self, "ControlPlane", config=config.cluster, vpc=vpc)
-        self.cluster = control_plane.cluster
+        self.cluster = control_plane.handle
         self.system_nodes = SystemNodeGroup(
             self, "SystemNodes", cluster=self.cluster, config=config.cluster.system_node_group
         )
@@ -46,7 +46,7 @@ class ClusterStack(Stack):
             guard = QuotaGuard(self, "QuotaGuard", request=capacity_request(config))
             self.gpu_nodes.node.add_dependency(guard)
         if config.cluster.load_balancer_controller:
-            controller = LoadBalancerController(self, "LoadBalancerController", cluster=self.cluster)
+            controller = LoadBalancerController(self, "LoadBalancerController", cluster=control_plane.cluster)
             # The controller's pods run on the system nodes and need a working pod network.
             controller.node.add_dependency(addons)
 
