@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 
 try:  # inside the Lambda asset this file and checks.py are top-level modules
-    import checks  # type: ignore[import-not-found]
+    import checks
 except ImportError:  # imported from the repository
     from components.quota_guard import checks
 
