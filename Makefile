@@ -34,7 +34,7 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed ## Install Python deps (uv.lock) and the pinned CDK CLI
 
 synth: install ## Synthesize ENV (default dev) into cdk.out/
-	@$(PY) -m config check $(ENV)
+	@$(PY) -m scripts.check $(ENV)
 	@$(CDK) synth --quiet -c env=$(ENV)
 
 test: install ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag
@@ -58,15 +58,15 @@ bench: install ## Wall time of `make synth` for dev: median of 3 runs
 	$(PY) scripts/bench_synth.py --runs 3 --env $(ENV)
 
 diff: install ## Show what `make deploy ENV=...` would change (needs AWS credentials)
-	@$(PY) -m config check $(ENV)
+	@$(PY) -m scripts.check $(ENV)
 	$(CDK) diff --all -c env=$(ENV)
 
 deploy: install ## Deploy every stack of ENV (needs AWS credentials; GPU nodes cost money)
-	@$(PY) -m config check $(ENV)
+	@$(PY) -m scripts.check $(ENV)
 	$(CDK) deploy --all -c env=$(ENV)
 
 destroy: install ## Delete the stacks of ENV, not the registry other environments share (needs AWS credentials)
-	@$(PY) -m config check $(ENV)
+	@$(PY) -m scripts.check $(ENV)
 	$(CDK) destroy "vllm-$(ENV)-*" -c env=$(ENV)
 
 plan: install ## Capacity and cost plan for ENV: KV cache, concurrency, tokens/s, $ per million tokens

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from charts import dcgm_exporter, device_plugin
 from config.catalog import InstanceSpec
 from config.model import EnvironmentConfig, ModelConfig
+from config.sizing import fit_refusals
 
 OS_MEMORY_SHARE = 0.04
 EVICTION_HARD_MIB = 100
@@ -160,3 +161,18 @@ def capacity_warnings(config: EnvironmentConfig) -> list[str]:
         for index, model in enumerate(config.models)
         if not surge_first(config, model)
     ]
+
+
+def deployability(config: EnvironmentConfig) -> tuple[list[str], list[str]]:
+    """Everything synth checks before building: (problems that stop it, warnings it prints).
+
+    The models must fit their GPUs (weights, KV cache) and their pods the nodes (GPUs, CPU, memory);
+    low concurrency and rollouts without a spare GPU are warned about.
+    """
+    model_problems, model_warnings = fit_refusals(config)
+    return model_problems + fit_problems(config), model_warnings + capacity_warnings(config)
+
+
+def refusal(config: EnvironmentConfig, problems: list[str]) -> str:
+    """The one paragraph synth stops with."""
+    return f"{config.source_file}: {'; '.join(problems)}. Nothing was synthesized; fix the file and run again."

@@ -5,10 +5,9 @@ from dataclasses import dataclass
 from aws_cdk import Annotations, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from charts.capacity import capacity_warnings, fit_problems
+from charts.capacity import deployability, refusal
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
-from config.sizing import fit_refusals
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
 from stacks.network_stack import NetworkStack
@@ -31,12 +30,9 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     Raises ConfigError when a model cannot run on the configured GPU nodes: it does not fit the GPU
     memory (weights, one sequence of KV cache), or its pod does not fit the node (GPUs, CPU, memory).
     """
-    model_problems, model_warnings = fit_refusals(config)
-    problems = model_problems + fit_problems(config)
+    problems, warnings = deployability(config)
     if problems:
-        raise ConfigError(
-            f"{config.source_file}: {'; '.join(problems)}. Nothing was synthesized; fix the file and run again."
-        )
+        raise ConfigError(refusal(config, problems))
     env = Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix
     registry = None
@@ -66,7 +62,7 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     )
     if registry:
         inference.add_stack_dependency(registry, "the vLLM image is pulled through the registry's cache")
-    for warning in model_warnings + capacity_warnings(config):
+    for warning in warnings:
         Annotations.of(inference).add_warning_v2("vllm:model-fit", f"{config.source_file}: {warning}")
     # Environment tags go on the environment's own stacks; the shared registry must not carry
     # one environment's tags, or two environments would keep re-tagging it.

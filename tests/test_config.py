@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from config import ConfigError, available_environments, load_environment
-from config.__main__ import main as config_cli
+from scripts.check import main as config_cli
 from tests.conftest import ROOT
 
 DEV = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
@@ -33,7 +33,7 @@ def dev_with(**changes: dict) -> dict:
 
 
 def check(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = config_cli(["check", name, "--config-dir", str(tmp_path)])
+    code = config_cli([name, "--config-dir", str(tmp_path)])
     return code, capsys.readouterr().err
 
 
@@ -236,3 +236,18 @@ def test_bad_model_settings_are_refused(tmp_path, capsys, case):
     assert code == 2
     for fragment in expected:
         assert fragment in err, err
+
+
+def test_make_synth_precheck_refuses_a_model_that_does_not_fit(tmp_path, capsys):
+    """The first step of make synth stops on fit problems too, before CDK starts, in one paragraph."""
+    code, err = check(
+        write_env(tmp_path, "env", dev_with(gpu_node_group={"instance_types": ["g5.xlarge"]})), "env", capsys
+    )
+    assert code == 2
+    assert "requests 16 GiB of memory but g5.xlarge" in err and "Nothing was synthesized" in err
+    assert err.strip().count("\n") == 0
+
+
+def test_make_synth_precheck_passes_silently_and_leaves_warnings_to_synth(capsys):
+    assert config_cli(["dev"]) == 0
+    assert capsys.readouterr().err == ""
