@@ -15,13 +15,10 @@ INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
 
 
 class EksVpc(Construct):
-    """Creates the VPC, or imports `existing_vpc_id` through a cached look-up."""
+    """Creates the VPC: private subnets for nodes, tagged subnets for load balancers, flow logs."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig) -> None:
         super().__init__(scope, construct_id)
-        if config.existing_vpc_id:
-            self.vpc: ec2.IVpc = ec2.Vpc.from_lookup(self, "Vpc", vpc_id=config.existing_vpc_id)
-            return
         vpc = ec2.Vpc(
             self,
             "Vpc",

@@ -18,7 +18,7 @@ REGISTRY_STACK = "vllm-registry"  # one per account and region, shared by its en
 
 @dataclass(frozen=True)
 class EnvironmentStacks:
-    network: NetworkStack
+    network: NetworkStack | None  # None with an existing VPC
     cluster: ClusterStack
     inference: InferenceStack
     registry: RegistryStack | None
@@ -40,14 +40,16 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         registry = RegistryStack(
             app, REGISTRY_STACK, env=env, description="vLLM on EKS: ECR pull-through cache of the pinned images"
         )
-    network = NetworkStack(
-        app, f"{prefix}-network", config=config.network, env=env, description=f"vLLM on EKS ({config.name}): VPC"
-    )
+    network = None
+    if not config.network.existing_vpc_id:
+        network = NetworkStack(
+            app, f"{prefix}-network", config=config.network, env=env, description=f"vLLM on EKS ({config.name}): VPC"
+        )
     cluster = ClusterStack(
         app,
         f"{prefix}-cluster",
         config=config,
-        vpc=network.vpc,
+        vpc=network.vpc if network else None,
         mirror_repositories=list(registry.mirror.repositories.values()) if registry else [],
         env=env,
         description=f"vLLM on EKS ({config.name}): EKS cluster and node groups",
@@ -69,7 +71,7 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     # The user's tags skip launch templates: a new template version replaces every node, so editing
     # a tag would roll the GPU nodes (and re-download the model). The environment name never changes
     # and still reaches the instances, for cost allocation.
-    for stack in (network, cluster, inference):
+    for stack in (stack for stack in (network, cluster, inference) if stack):
         Tags.of(stack).add("environment", config.name)
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value, exclude_resource_types=["AWS::EC2::LaunchTemplate"])

@@ -14,7 +14,7 @@ from config.model import EnvironmentConfig
 
 
 class ClusterStack(Stack):
-    """The EKS control plane, its add-ons and node groups."""
+    """The EKS control plane, its add-ons and node groups; `vpc` None means look up network.existing_vpc_id."""
 
     def __init__(
         self,
@@ -22,11 +22,14 @@ class ClusterStack(Stack):
         construct_id: str,
         *,
         config: EnvironmentConfig,
-        vpc: ec2.IVpc,
+        vpc: ec2.IVpc | None,
         mirror_repositories: list[ecr.IRepository],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        if vpc is None:
+            # network.existing_vpc_id: looked up once with credentials, then read from cdk.context.json.
+            vpc = ec2.Vpc.from_lookup(self, "ExistingVpc", vpc_id=config.network.existing_vpc_id)
         control_plane = InferenceCluster(self, "ControlPlane", config=config.cluster, vpc=vpc)
         self.cluster = control_plane.handle
         self.system_nodes = SystemNodeGroup(

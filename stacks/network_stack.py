@@ -8,7 +8,10 @@ from config.model import NetworkConfig
 
 
 class NetworkStack(Stack):
-    """The VPC and its endpoints; changes here are rare and slow, so they deploy on their own."""
+    """The VPC and its endpoints; changes here are rare and slow, so they deploy on their own.
+
+    Not created at all when the environment uses an existing VPC (the cluster stack looks it up).
+    """
 
     @property
     def availability_zones(self) -> list[str]:
@@ -19,5 +22,4 @@ class NetworkStack(Stack):
         self._zones = list(config.availability_zones)
         super().__init__(scope, construct_id, **kwargs)
         self.vpc = EksVpc(self, "Network", config=config).vpc
-        if not config.existing_vpc_id:
-            PrivateEndpoints(self, "Endpoints", vpc=self.vpc)
+        PrivateEndpoints(self, "Endpoints", vpc=self.vpc)

@@ -61,3 +61,50 @@ def test_rejected_traffic_is_logged(dev):
         "AWS::EC2::FlowLog", {"TrafficType": "REJECT", "LogDestinationType": "cloud-watch-logs"}
     )
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
+
+
+EXISTING_VPC = "vpc-0123456789abcdef0"
+
+
+def cached_vpc_lookup(account: str) -> dict:
+    """What `cdk synth` with credentials writes to cdk.context.json for network.existing_vpc_id."""
+    subnets = {
+        kind: [
+            {
+                "subnetId": f"subnet-0{code}{index}a1b2c3d4e5f6a7",
+                "cidr": f"10.40.{offset + 32 * index}.0/{mask}",
+                "availabilityZone": f"us-east-1{zone}",
+                "routeTableId": f"rtb-0{code}{index}a1b2c3d4e5f6a7",
+            }
+            for index, zone in enumerate("ab")
+        ]
+        for kind, code, offset, mask in (("Public", 1, 128, 22), ("Private", 2, 0, 19))
+    }
+    key = f"vpc-provider:account={account}:filter.vpc-id={EXISTING_VPC}:region=us-east-1:returnAsymmetricSubnets=true"
+    value = {
+        "vpcId": EXISTING_VPC,
+        "vpcCidrBlock": "10.40.0.0/16",
+        "ownerAccountId": account,
+        "availabilityZones": [],
+        "subnetGroups": [{"name": kind, "type": kind, "subnets": rows} for kind, rows in subnets.items()],
+    }
+    return {key: value}
+
+
+def test_existing_vpc_is_looked_up_from_cached_context_without_a_network_stack(tmp_path):
+    from aws_cdk import App
+
+    from config import EnvironmentConfig
+    from stacks.assembly import build
+    from tests.conftest import TEST_ACCOUNT, cdk_context, load
+
+    data = load("dev", CDK_DEFAULT_ACCOUNT=TEST_ACCOUNT).model_dump(mode="json")
+    data["network"]["existing_vpc_id"] = EXISTING_VPC
+    app = App(outdir=str(tmp_path), context={**cdk_context(), **cached_vpc_lookup(TEST_ACCOUNT)})
+    stacks = build(app, EnvironmentConfig.model_validate(data))
+    assembly = app.synth()
+    assert stacks.network is None, "an existing VPC needs no network stack (it would be empty)"
+    assert [artifact.stack_name for artifact in assembly.stacks] == ["vllm-dev-cluster", "vllm-dev-inference"]
+    template = assembly.get_stack_by_name("vllm-dev-cluster").template
+    for nodegroup in (r for r in template["Resources"].values() if r["Type"] == "AWS::EKS::Nodegroup"):
+        assert nodegroup["Properties"]["Subnets"] == ["subnet-020a1b2c3d4e5f6a7", "subnet-021a1b2c3d4e5f6a7"]
