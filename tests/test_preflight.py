@@ -16,6 +16,7 @@ from rich.console import Console
 
 from components.quota_guard import checks, handler
 from components.quota_guard.request import capacity_request
+from config.versions import ADDON_VERSIONS
 from scripts import preflight
 from tests.conftest import ROOT, load
 
@@ -31,7 +32,13 @@ def aws(aws_credentials) -> Iterator[None]:
 class FakeAccount:
     """Real (moto) EC2 and STS clients, and stubbed Service Quotas and EKS clients with canned answers."""
 
-    def __init__(self, *, quotas: dict[str, float | None], versions: list[dict] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        quotas: dict[str, float | None],
+        versions: list[dict] | None = None,
+        addons: dict[str, list[str]] | None = None,
+    ) -> None:
         self.session = boto3.session.Session(region_name="us-east-1")
         self.quotas = self.session.client("service-quotas")
         self.eks = self.session.client("eks")
@@ -48,6 +55,15 @@ class FakeAccount:
             self.eks_stub.add_response(
                 "describe_cluster_versions", {"clusterVersions": versions}, {"clusterVersions": ["1.36"]}
             )
+        if versions:  # the add-on builds are only checked once the Kubernetes version is available
+            offered = addons if addons is not None else {name: [version] for name, version in ADDON_VERSIONS.items()}
+            for name in ADDON_VERSIONS:
+                builds = [{"addonVersion": build} for build in offered.get(name, [])]
+                self.eks_stub.add_response(
+                    "describe_addon_versions",
+                    {"addons": [{"addonName": name, "addonVersions": builds}]},
+                    {"kubernetesVersion": "1.36", "addonName": name},
+                )
         self.quota_stub.activate()
         self.eks_stub.activate()
 
@@ -60,7 +76,7 @@ SUPPORTED = [{"clusterVersion": "1.36", "versionStatus": "STANDARD_SUPPORT"}]
 
 def run(account: FakeAccount, *argv: str) -> tuple[int, str]:
     buffer = io.StringIO()
-    code = preflight.main(list(argv), clients=account.client, console=Console(file=buffer, width=200, soft_wrap=True))
+    code = preflight.main(list(argv), clients=account.client, console=Console(file=buffer, width=400, soft_wrap=True))
     return code, buffer.getvalue()
 
 
@@ -73,7 +89,9 @@ def test_all_good_exits_0_with_a_table(aws):
     assert "needs 6 (3 x m6i.large at 2 vCPUs)" in out
     assert "offered in us-east-1a, us-east-1b" in out
     assert "arn:aws:sts::123456789012" in out
+    assert f"add-on vpc-cni {ADDON_VERSIONS['vpc-cni']}" in out
     account.quota_stub.assert_no_pending_responses()
+    account.eks_stub.assert_no_pending_responses()
 
 
 def test_gpu_quota_too_low_names_the_numbers_and_the_request(aws):
@@ -140,6 +158,16 @@ def test_kubernetes_version_missing_in_the_region_fails(aws):
     assert code == 1 and "Kubernetes 1.36 on EKS" in out and "not available in us-east-1" in out
 
 
+def test_a_pinned_add_on_build_the_region_does_not_offer_fails(aws):
+    offered = {name: [version] for name, version in ADDON_VERSIONS.items()}
+    offered["coredns"] = ["v1.99.0-eksbuild.1"]
+    account = FakeAccount(quotas={G_ON_DEMAND: 64, STANDARD: 1152}, versions=SUPPORTED, addons=offered)
+    code, out = run(account, "--env", "dev")
+    assert code == 1
+    assert f"add-on coredns {ADDON_VERSIONS['coredns']}" in out and "newest: v1.99.0-eksbuild.1" in out
+    assert "pin ADDON_VERSIONS['coredns'] in config/versions.py" in out
+
+
 def test_wrong_account_is_a_usage_error(aws, tmp_path):
     data = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
     data["account"] = "999999999999"
@@ -199,8 +227,13 @@ def test_guard_delete_makes_no_aws_calls():
 
 def test_guard_properties_survive_cloudformation_stringification():
     request = capacity_request(load("prod"))
-    properties = {key: [str(v) for v in value] if isinstance(value, list) else str(value)
-                  for key, value in request.to_properties().items()}  # fmt: skip
+
+    def stringify(value):
+        if isinstance(value, dict):
+            return {key: str(item) for key, item in value.items()}
+        return [str(item) for item in value] if isinstance(value, list) else str(value)
+
+    properties = {key: stringify(value) for key, value in request.to_properties().items()}
     assert checks.CapacityRequest.from_properties(properties) == request
 
 

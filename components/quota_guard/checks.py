@@ -1,5 +1,7 @@
 """Can this account launch what the environment may scale to? One implementation for two callers.
 
+Quotas, instance offerings, the Kubernetes version and the pinned add-on builds, all read-only.
+
 scripts/preflight.py runs it from a laptop before anything is created; the quota guard custom
 resource runs it inside `cdk deploy` before the GPU node group. It needs only boto3, so it also
 runs in the Lambda Python runtime as-is.
@@ -40,6 +42,7 @@ class CapacityRequest:
     system_instance_types: tuple[str, ...]
     system_max_nodes: int
     kubernetes_version: str
+    addon_versions: dict[str, str]
 
     def to_properties(self) -> dict[str, Any]:
         """Custom-resource properties (CloudFormation passes every scalar back as a string)."""
@@ -56,6 +59,7 @@ class CapacityRequest:
             system_instance_types=tuple(properties["system_instance_types"]),
             system_max_nodes=int(properties["system_max_nodes"]),
             kubernetes_version=properties["kubernetes_version"],
+            addon_versions=dict(properties["addon_versions"]),
         )
 
 
@@ -197,6 +201,33 @@ def _version_check(eks: Any, request: CapacityRequest) -> CheckResult:
     )
 
 
+def _addon_checks(eks: Any, request: CapacityRequest) -> list[CheckResult]:
+    """Each pinned add-on build must exist for the pinned Kubernetes version in this region."""
+    results = []
+    paginator = eks.get_paginator("describe_addon_versions")
+    for name, version in request.addon_versions.items():
+        offered = [
+            build["addonVersion"]
+            for page in paginator.paginate(kubernetesVersion=request.kubernetes_version, addonName=name)
+            for addon in page["addons"]
+            for build in addon["addonVersions"]
+        ]
+        check = f"add-on {name} {version}"
+        if version in offered:
+            results.append(CheckResult(check, OK, f"offered for Kubernetes {request.kubernetes_version}"))
+            continue
+        newest = ", ".join(offered[:3]) or "none"
+        results.append(
+            CheckResult(
+                check,
+                FAIL,
+                f"not offered for Kubernetes {request.kubernetes_version} in {request.region} (newest: {newest})",
+                f"pin ADDON_VERSIONS['{name}'] in config/versions.py to an offered build",
+            )
+        )
+    return results
+
+
 def run_checks(request: CapacityRequest, *, ec2: Any, quotas: Any, eks: Any) -> list[CheckResult]:
     """Every check, in the order a person would fix them."""
     types = list(dict.fromkeys([*request.gpu_instance_types, *request.system_instance_types]))
@@ -229,5 +260,8 @@ def run_checks(request: CapacityRequest, *, ec2: Any, quotas: Any, eks: Any) -> 
         )
     )  # fmt: skip
     results += _offering_checks(ec2, request, list(request.gpu_instance_types))
-    results.append(_version_check(eks, request))
+    version = _version_check(eks, request)
+    results.append(version)
+    if version.status == OK:
+        results += _addon_checks(eks, request)
     return results

@@ -19,6 +19,7 @@ READ_ONLY_ACTIONS = [
     "servicequotas:GetServiceQuota",
     "servicequotas:GetAWSDefaultServiceQuota",
     "eks:DescribeClusterVersions",
+    "eks:DescribeAddonVersions",
 ]
 
 
@@ -52,7 +53,7 @@ class QuotaGuard(Construct):
             {
                 managed_policy("service-role/AWSLambdaBasicExecutionRole"): lambda_policy,
                 invoke_any_version(handler): "the provider framework may invoke any version of its own handler",
-                "AwsSolutions-IAM5[Resource::*]": "quota, instance-type and EKS version look-ups are read-only "
+                "AwsSolutions-IAM5[Resource::*]": "quota, instance-type, EKS version and add-on look-ups are read-only "
                 "Describe/Get calls that support no resource-level permissions",
             },
         )

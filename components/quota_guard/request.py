@@ -2,7 +2,7 @@
 
 from components.quota_guard.checks import CapacityRequest
 from config.model import EnvironmentConfig
-from config.versions import KUBERNETES_VERSION
+from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
 
 
 def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
@@ -17,4 +17,5 @@ def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
         system_instance_types=tuple(system.instance_types),
         system_max_nodes=system.max_size,
         kubernetes_version=KUBERNETES_VERSION,
+        addon_versions=dict(ADDON_VERSIONS),
     )
