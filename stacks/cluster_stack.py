@@ -45,9 +45,10 @@ class ClusterStack(Stack):
             # The first pull of a tag makes ECR fetch it from upstream on the puller's behalf.
             repository.grant(self.gpu_nodes.role, "ecr:BatchImportUpstreamImage")
         if config.gpu_node_group.quota_guard:
-            # A node group without quota sits failing for twenty minutes; the guard fails in seconds.
+            # A node group without quota sits failing for twenty minutes; the guard fails in seconds,
+            # before the control plane (and so before the add-ons and node groups) is even started.
             guard = QuotaGuard(self, "QuotaGuard", request=capacity_request(config))
-            self.gpu_nodes.node.add_dependency(guard)
+            control_plane.cluster.node.add_dependency(guard)
         if config.cluster.load_balancer_controller:
             controller = LoadBalancerController(self, "LoadBalancerController", cluster=control_plane.cluster)
             # The controller's pods run on the system nodes and need a working pod network.

@@ -244,7 +244,9 @@ def test_guard_is_wired_before_the_gpu_node_group(dev):
         key for key, value in resources.items()
         if value["Type"] == "AWS::EKS::Nodegroup" and value["Properties"]["AmiType"] == "AL2023_x86_64_NVIDIA"
     )  # fmt: skip
-    assert guard_id in resources[gpu_id]["DependsOn"]
+    cluster_id = next(key for key, value in resources.items() if value["Type"] == "AWS::EKS::Cluster")
+    assert guard_id in resources[cluster_id]["DependsOn"], "checked before the control plane is started"
+    assert any(dep.startswith("Addons") for dep in resources[gpu_id]["DependsOn"]), "GPU nodes come after the cluster"
     properties = resources[guard_id]["Properties"]
     assert properties["gpu_instance_types"] == ["g5.2xlarge"] and properties["gpu_max_nodes"] == 3
     handler_fn = next(
