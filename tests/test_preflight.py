@@ -265,3 +265,26 @@ def test_guard_can_be_turned_off(tmp_path):
 
     synthesized = synthesize(EnvironmentConfig.model_validate(data), tmp_path)
     assert not synthesized.template("cluster").find_resources("AWS::CloudFormation::CustomResource")
+
+
+def test_guard_asset_imports_as_lambda_loads_it(dev, tmp_path):
+    """Lambda imports handler.py as a top-level module from the asset: checks.py must be beside it."""
+    import importlib.util
+    import json
+    import shutil
+
+    assets = json.loads((dev.outdir / "vllm-dev-cluster.assets.json").read_text())["files"]
+    asset_dirs = [dev.outdir / entry["source"]["path"] for entry in assets.values()]
+    (asset,) = [path for path in asset_dirs if (path / "handler.py").is_file()]
+    assert sorted(p.name for p in asset.iterdir() if p.suffix == ".py") == ["checks.py", "handler.py"]
+    shutil.copytree(asset, tmp_path / "lambda")
+    sys.path.insert(0, str(tmp_path / "lambda"))
+    try:
+        spec = importlib.util.spec_from_file_location("handler", tmp_path / "lambda" / "handler.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert module.checks.__file__.startswith(str(tmp_path / "lambda")), "the asset's own checks.py"
+        assert module.on_event({"RequestType": "Delete", "PhysicalResourceId": "x"})["PhysicalResourceId"] == "x"
+    finally:
+        sys.path.remove(str(tmp_path / "lambda"))
+        sys.modules.pop("checks", None)
