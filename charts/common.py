@@ -7,6 +7,7 @@ import cdk8s
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 
 PART_OF = "vllm-on-eks"
+PART_OF_LABEL = {"app.kubernetes.io/part-of": PART_OF}  # for objects that belong to no one component
 
 
 def selector_labels(name: str, instance: str) -> dict[str, str]:

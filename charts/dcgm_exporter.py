@@ -1,6 +1,13 @@
 """NVIDIA DCGM exporter: GPU telemetry in Prometheus format on port 9400, GPU nodes only."""
 
-from charts.common import StandaloneChart, api_object, gpu_node_daemon_set, recommended_labels, selector_labels
+from charts.common import (
+    PART_OF_LABEL,
+    StandaloneChart,
+    api_object,
+    gpu_node_daemon_set,
+    recommended_labels,
+    selector_labels,
+)
 from config.versions import DCGM_EXPORTER_IMAGE, Image
 
 NAME = "dcgm-exporter"
@@ -38,7 +45,7 @@ class DcgmExporterChart(StandaloneChart):
             "Namespace",
             api_version="v1",
             kind="Namespace",
-            metadata={"name": NAMESPACE, "labels": {"app.kubernetes.io/part-of": labels["app.kubernetes.io/part-of"]}},
+            metadata={"name": NAMESPACE, "labels": PART_OF_LABEL},
         )
         counters = api_object(
             self,

@@ -5,8 +5,8 @@ from typing import Any
 
 import cdk8s
 
-from charts.common import StandaloneChart, api_object, recommended_labels, selector_labels
-from charts.vllm import HTTP_PORT, NAMESPACE, SERVICE_PORT, deployment_name
+from charts.common import StandaloneChart, api_object, recommended_labels
+from charts.vllm import APP, HTTP_PORT, NAMESPACE, SERVICE_PORT, deployment_name, model_selector
 from config.model import EnvironmentConfig, ExposureMode
 from config.versions import VLLM_IMAGE
 
@@ -58,7 +58,7 @@ class ExposureChart(StandaloneChart):
         self._network_policy()
 
     def _labels(self, model_name: str) -> dict[str, str]:
-        return recommended_labels("vllm", model_name, component="endpoint", version=VLLM_IMAGE.tag)
+        return recommended_labels(APP, model_name, component="endpoint", version=VLLM_IMAGE.tag)
 
     def _load_balancer_service(self, model_name: str) -> cdk8s.ApiObject:
         ports: list[dict[str, Any]] = [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}]
@@ -75,7 +75,7 @@ class ExposureChart(StandaloneChart):
                 "labels": self._labels(model_name),
                 "annotations": nlb_annotations(self.config),
             },
-            spec={"type": "LoadBalancer", "selector": selector_labels("vllm", model_name), "ports": ports},
+            spec={"type": "LoadBalancer", "selector": model_selector(model_name), "ports": ports},
         )
 
     def _ingress(self) -> cdk8s.ApiObject:
@@ -126,7 +126,7 @@ class ExposureChart(StandaloneChart):
             kind="NetworkPolicy",
             metadata={"name": "vllm-ingress", "namespace": NAMESPACE, "labels": self._labels("all-models")},
             spec={
-                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "vllm"}},
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": APP}},
                 "policyTypes": ["Ingress"],
                 "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
             },

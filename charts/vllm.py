@@ -7,7 +7,7 @@ import cdk8s
 import cdk8s_plus_36 as kplus
 
 from charts.capacity import surge_first
-from charts.common import PART_OF, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from charts.common import PART_OF_LABEL, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
 from config.model import EnvironmentConfig, ModelConfig
 from config.scheduling import GPU_RESOURCE
 from config.versions import VLLM_IMAGE, Image
@@ -29,7 +29,7 @@ SERVE = ["vllm", "serve"]
 API_KEY_LAUNCHER = [
     "/bin/sh",
     "-c",
-    f'VLLM_API_KEY="$(cat {SECRETS_MOUNT}/{API_KEY_OBJECT})" && export VLLM_API_KEY && exec vllm serve "$@"',
+    f'VLLM_API_KEY="$(cat {SECRETS_MOUNT}/{API_KEY_OBJECT})" && export VLLM_API_KEY && exec {" ".join(SERVE)} "$@"',
     "vllm",
 ]
 SECRET_PROVIDER_CLASS = "vllm-secrets"
@@ -38,11 +38,16 @@ SECRET_PROVIDER_CLASS = "vllm-secrets"
 TERMINATION_GRACE_SECONDS = 300
 # Time for the endpoint removal to reach kube-proxy and load balancers before vLLM stops accepting.
 PRE_STOP_SLEEP_SECONDS = 15
-PART_OF_LABEL = {"app.kubernetes.io/part-of": PART_OF}
+APP = "vllm"  # app.kubernetes.io/name of every model server
 
 
 def deployment_name(model: ModelConfig) -> str:
     return f"vllm-{model.name}"
+
+
+def model_selector(model_name: str) -> dict[str, str]:
+    """The labels that pick one model's pods: its Deployment, Services, PDB and load balancer agree on them."""
+    return selector_labels(APP, model_name)
 
 
 def vllm_args(model: ModelConfig) -> list[str]:
@@ -105,7 +110,7 @@ class VllmChart(StandaloneChart):
             workloads.append(self._secret_provider_class())
         self.deployments: dict[str, cdk8s.ApiObject] = {}
         for model in models:
-            labels = recommended_labels("vllm", model.name, component="model-server", version=image.tag)
+            labels = recommended_labels(APP, model.name, component="model-server", version=image.tag)
             self.deployments[model.name] = self._deployment(model, labels, image)
             workloads += [
                 self.deployments[model.name],
@@ -168,7 +173,7 @@ class VllmChart(StandaloneChart):
             spec={
                 "replicas": model.replicas,
                 "revisionHistoryLimit": 3,
-                "selector": {"matchLabels": selector_labels("vllm", model.name)},
+                "selector": {"matchLabels": model_selector(model.name)},
                 "strategy": rollout_strategy(self.config, model),
                 "template": {
                     "metadata": {"labels": labels},
@@ -214,7 +219,7 @@ class VllmChart(StandaloneChart):
             metadata={"name": deployment_name(model), "namespace": NAMESPACE, "labels": labels},
             spec={
                 "type": "ClusterIP",
-                "selector": selector_labels("vllm", model.name),
+                "selector": model_selector(model.name),
                 "ports": [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}],
             },
         )
@@ -228,5 +233,5 @@ class VllmChart(StandaloneChart):
             api_version="policy/v1",
             kind="PodDisruptionBudget",
             metadata={"name": deployment_name(model), "namespace": NAMESPACE, "labels": labels},
-            spec={"maxUnavailable": 1, "selector": {"matchLabels": selector_labels("vllm", model.name)}},
+            spec={"maxUnavailable": 1, "selector": {"matchLabels": model_selector(model.name)}},
         )
