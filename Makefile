@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth test lint snapshot-update docs bench diff deploy destroy plan preflight smoke clean
+.PHONY: help install synth test lint snapshot-update docs bench diff secrets deploy kubeconfig status destroy plan preflight smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -34,8 +34,8 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed ## Install Python deps (uv.lock) and the pinned CDK CLI
 
 synth: install ## Synthesize ENV (default dev) into cdk.out/
-	@$(PY) -m scripts.check $(ENV)
-	@$(CDK) synth --quiet -c env=$(ENV)
+	@$(PY) -m scripts.check "$(ENV)"
+	@$(CDK) synth --quiet -c env="$(ENV)"
 
 test: install ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag
 	$(VENV)/bin/ruff check .
@@ -55,28 +55,39 @@ docs: install ## Regenerate the config reference in README.md from the pydantic 
 	$(PY) -m config reference --write README.md
 
 bench: install ## Wall time of `make synth` for dev: median of 3 runs
-	$(PY) scripts/bench_synth.py --runs 3 --env $(ENV)
+	$(PY) scripts/bench_synth.py --runs 3 --env "$(ENV)"
 
 diff: install ## Show what `make deploy ENV=...` would change (needs AWS credentials)
-	@$(PY) -m scripts.check $(ENV)
-	$(CDK) diff --all -c env=$(ENV)
+	@$(PY) -m scripts.check "$(ENV)" --deploy
+	$(CDK) diff --all -c env="$(ENV)"
 
-deploy: install ## Deploy every stack of ENV (needs AWS credentials; GPU nodes cost money)
-	@$(PY) -m scripts.check $(ENV)
-	$(CDK) deploy --all -c env=$(ENV)
+secrets: install ## Create ENV's secrets (a minute) and set the ones only you can give: HF token, Docker Hub (needs AWS credentials)
+	@$(PY) -m scripts.check "$(ENV)" --deploy
+	$(CDK) deploy --exclusively --require-approval never -c env="$(ENV)" $$($(PY) -m scripts.check "$(ENV)" --secret-stacks)
+	$(PY) -m scripts.set_secrets --env "$(ENV)"
+
+deploy: install ## Deploy every stack of ENV; stops first if a secret is unset or nobody would get kubectl access
+	@$(PY) -m scripts.check "$(ENV)" --deploy --secrets
+	$(CDK) deploy --all -c env="$(ENV)"
+
+kubeconfig: install ## Point kubectl at ENV's cluster (context vllm-ENV); TUNNEL=1 reaches a private endpoint through SSM
+	$(PY) -m scripts.kubeconfig --env "$(ENV)" $(if $(TUNNEL),--tunnel)
+
+status: install ## Where the first token stands: GPU nodes, device plugin, each model's pods; WAIT=1 [TIMEOUT=s] waits for Ready
+	$(PY) -m scripts.status --env "$(ENV)" $(if $(WAIT),--wait) $(if $(TIMEOUT),--timeout "$(TIMEOUT)")
 
 destroy: install ## Delete the stacks of ENV, not the registry other environments share (needs AWS credentials)
-	@$(PY) -m scripts.check $(ENV)
-	$(CDK) destroy "vllm-$(ENV)-*" -c env=$(ENV)
+	@$(PY) -m scripts.check "$(ENV)"
+	$(CDK) destroy "vllm-$(ENV)-*" -c env="$(ENV)"
 
 plan: install ## Capacity and cost plan for ENV: KV cache, concurrency, tokens/s, $ per million tokens
-	@$(PY) -m scripts.plan --env $(ENV)
+	@$(PY) -m scripts.plan --env "$(ENV)"
 
 preflight: install ## Check GPU quotas, AZ offerings and the EKS version for ENV (needs AWS credentials)
-	$(PY) -m scripts.preflight --env $(ENV)
+	$(PY) -m scripts.preflight --env "$(ENV)"
 
 smoke: install ## Smoke-test a deployed endpoint: make smoke URL=https://... ENV=dev (reads the api key from AWS)
-	$(PY) -m scripts.smoke_test --url "$(URL)" --env $(ENV)
+	$(PY) -m scripts.smoke_test --url "$(URL)" --env "$(ENV)"
 
 clean: ## Remove build output and installed tools
 	rm -rf cdk.out dist .venv .tools node_modules .pytest_cache .ruff_cache

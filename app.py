@@ -2,7 +2,8 @@
 """CDK entry point: synthesizes the environment named by `-c env=NAME` (default dev).
 
 `-c config_dir=DIR` reads the environment files from DIR instead of config/; `-c dist_dir=DIR`
-writes the plain manifests to DIR/<env>/ instead of dist/<env>/.
+writes the plain manifests to DIR/<env>/ instead of dist/<env>/. The principal that deploys comes
+from the context key `vllm-on-eks:deployer:<env>`, which `make deploy` records in cdk.context.json.
 """
 
 import sys
@@ -13,7 +14,7 @@ from aws_cdk import App
 from charts.bundle import write_manifests
 from config import ConfigError, load_environment
 from config.loader import CONFIG_DIR
-from stacks.assembly import build
+from stacks.assembly import build, deployer_context_key
 
 DEFAULT_ENV = "dev"
 MANIFESTS_DIR = Path(__file__).parent / "dist"  # plain YAML per chart, for kubectl and GitOps
@@ -24,7 +25,8 @@ def main() -> int:
     env_name = app.node.try_get_context("env") or DEFAULT_ENV
     config_dir = Path(app.node.try_get_context("config_dir") or CONFIG_DIR)
     try:
-        stacks = build(app, load_environment(env_name, config_dir=config_dir))
+        deployer = app.node.try_get_context(deployer_context_key(env_name))
+        stacks = build(app, load_environment(env_name, config_dir=config_dir), deployer=deployer)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from charts.capacity import surge_first
 from charts.common import PART_OF_LABEL, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
 from config.model import EnvironmentConfig, ModelConfig
 from config.scheduling import GPU_RESOURCE
+from config.secrets import API_KEY_FILE, HF_TOKEN_FILE, mounted_secrets
 from config.versions import VLLM_IMAGE, Image
 
 NAMESPACE = "vllm"
@@ -19,8 +20,6 @@ SERVICE_PORT = 80
 HF_CACHE = "/root/.cache/huggingface"  # HF_HOME of the vllm-openai image, which runs as root
 NODE_MODEL_CACHE = "/var/lib/vllm-cache"  # on the node's 200 GiB root volume: restarts skip the download
 SECRETS_MOUNT = "/mnt/secrets"
-HF_TOKEN_OBJECT = "hf-token"
-API_KEY_OBJECT = "api-key"
 # The server is started explicitly rather than through the image's entrypoint, whose form has
 # changed between vLLM releases; the model is `vllm serve`'s positional argument.
 SERVE = ["vllm", "serve"]
@@ -29,7 +28,7 @@ SERVE = ["vllm", "serve"]
 API_KEY_LAUNCHER = [
     "/bin/sh",
     "-c",
-    f'VLLM_API_KEY="$(cat {SECRETS_MOUNT}/{API_KEY_OBJECT})" && export VLLM_API_KEY && exec {" ".join(SERVE)} "$@"',
+    f'VLLM_API_KEY="$(cat {SECRETS_MOUNT}/{API_KEY_FILE})" && export VLLM_API_KEY && exec {" ".join(SERVE)} "$@"',
     "vllm",
 ]
 SECRET_PROVIDER_CLASS = "vllm-secrets"
@@ -78,16 +77,6 @@ def _probe(period: int, failures: int) -> dict[str, Any]:
     return {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": period, "failureThreshold": failures}
 
 
-def mounted_secrets(config: EnvironmentConfig) -> dict[str, str]:
-    """File name under SECRETS_MOUNT -> Secrets Manager secret name, for what this environment needs."""
-    secrets = {}
-    if any(model.gated for model in config.models):
-        secrets[HF_TOKEN_OBJECT] = config.hf_token_secret_name
-    if config.exposure.api_key:
-        secrets[API_KEY_OBJECT] = config.api_key_secret_name
-    return secrets
-
-
 class VllmChart(StandaloneChart):
     """The model servers, with their Hugging Face token and api key mounted from Secrets Manager."""
 
@@ -132,7 +121,15 @@ class VllmChart(StandaloneChart):
             api_version="secrets-store.csi.x-k8s.io/v1",
             kind="SecretProviderClass",
             metadata={"name": SECRET_PROVIDER_CLASS, "namespace": NAMESPACE, "labels": PART_OF_LABEL},
-            spec={"provider": "aws", "parameters": {"objects": json.dumps(objects), "usePodIdentity": "true"}},
+            # An explicit region spares the provider a node look-up on every mount.
+            spec={
+                "provider": "aws",
+                "parameters": {
+                    "objects": json.dumps(objects),
+                    "usePodIdentity": "true",
+                    "region": self.config.region,
+                },
+            },
         )
 
     def _deployment(self, model: ModelConfig, labels: dict[str, str], image: Image) -> cdk8s.ApiObject:
@@ -150,8 +147,8 @@ class VllmChart(StandaloneChart):
         ]
         if model.gated:
             # huggingface_hub reads the token from this file; the value never enters the pod spec.
-            env.append({"name": "HF_TOKEN_PATH", "value": f"{SECRETS_MOUNT}/{HF_TOKEN_OBJECT}"})
-        command = API_KEY_LAUNCHER if API_KEY_OBJECT in self.secrets else SERVE
+            env.append({"name": "HF_TOKEN_PATH", "value": f"{SECRETS_MOUNT}/{HF_TOKEN_FILE}"})
+        command = API_KEY_LAUNCHER if API_KEY_FILE in self.secrets else SERVE
         if self.secrets:
             mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
             volumes.append(

@@ -22,20 +22,38 @@ CONTROL_PLANE_LOGS = [
     eks.ClusterLoggingTypes.SCHEDULER,
 ]
 
+# How often the Secrets Store CSI driver re-reads mounted secrets. A value fixed after a pod started
+# (a Hugging Face token put in late) reaches the mounted file within this interval, and a crash-looping
+# server picks it up on its next restart. Cost: one GetSecretValue per mounted secret per pod per poll,
+# about 2 x 22,000 calls a month per pod at 2 minutes, roughly $0.22 at $0.05 per 10,000 calls.
+SECRET_ROTATION_POLL = "2m"
+
 # Add-on settings that differ from EKS defaults, and why.
 ADDON_CONFIGURATION: dict[str, dict[str, Any]] = {
     # The node agent enforces Kubernetes NetworkPolicy, so vLLM can be fenced off.
     "vpc-cni": {"enableNetworkPolicy": "true"},
-    # The AWS provider must run where vLLM mounts its secrets: on the tainted GPU nodes.
-    # (The CSI driver itself tolerates every taint by default.)
-    "aws-secrets-store-csi-driver-provider": {"tolerations": [GPU_TAINT.toleration()]},
+    "aws-secrets-store-csi-driver-provider": {
+        # The AWS provider must run where vLLM mounts its secrets: on the tainted GPU nodes (its
+        # chart tolerates nothing by default; the CSI driver itself tolerates every taint).
+        "tolerations": [GPU_TAINT.toleration()],
+        # Rotation is off by default upstream; the driver is a sub-chart of the add-on's chart.
+        "secrets-store-csi-driver": {"enableSecretRotation": True, "rotationPollInterval": SECRET_ROTATION_POLL},
+    },
+    # GPU health is what node auto-repair reacts to. The agent watches every node (upstream's default,
+    # stated so it cannot drift); its DCGM server tolerates nothing by default and must reach the GPUs.
+    "eks-node-monitoring-agent": {
+        "nodeAgent": {"tolerations": [{"operator": "Exists"}]},
+        "dcgmAgent": {"tolerations": [GPU_TAINT.toleration()]},
+    },
 }
 
 
 class InferenceCluster(Construct):
     """An `aws_eks_v2` cluster with no default capacity: node groups are added by their own components."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: ClusterConfig, vpc: ec2.IVpc, admin_principals: list[str]
+    ) -> None:
         super().__init__(scope, construct_id)
         self.secrets_key = kms.Key(
             self,
@@ -66,16 +84,12 @@ class InferenceCluster(Construct):
             {managed_policy("AmazonEKSClusterPolicy"): "the AWS-maintained policy EKS requires for its cluster role"},
         )
         self._acknowledge_kubectl_provider()
-        if config.admin_role_arn:
-            self.cluster.grant_access(
-                "AdminAccess",
-                config.admin_role_arn,
-                [
-                    eks.AccessPolicy.from_access_policy_name(
-                        "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
-                    )
-                ],
-            )
+        admin = eks.AccessPolicy.from_access_policy_name(
+            "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
+        )
+        for principal in admin_principals:
+            # The id names the principal, so adding or reordering principals never replaces another's entry.
+            self.cluster.grant_access(f"Admin-{principal.split(':', 5)[-1].replace('/', '-')}", principal, [admin])
 
     def _acknowledge_kubectl_provider(self) -> None:
         """The kubectl handler is aws-cdk-lib's own construct; its runtime and roles are not ours to change."""

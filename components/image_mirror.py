@@ -12,6 +12,7 @@ from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
 from components.workload_access import ExternallySetSecret
+from config.secrets import pull_through_secret_name
 from config.versions import PULL_THROUGH_UPSTREAMS, Image
 
 KEEP_TAGGED_IMAGES = 10
@@ -31,9 +32,9 @@ class ImageMirror(Construct):
             credentials = ExternallySetSecret(
                 self,
                 f"{prefix}-credentials",
-                secret_name=f"ecr-pullthroughcache/{prefix}",
+                secret_name=pull_through_secret_name(prefix),
                 description=f'{upstream_url} credentials for the ECR pull-through cache: {{"username": ..., '
-                '"accessToken": ...}; set with put-secret-value',
+                '"accessToken": ...}; set with make secrets',
                 rotation_reason="a Docker Hub access token is rotated at Docker Hub; a rotation Lambda cannot "
                 "mint a new one",
             ).secret

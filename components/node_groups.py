@@ -10,9 +10,11 @@ from config.model import CapacityType, GpuNodeGroupConfig, NodeGroupSize, System
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 
 ROOT_DEVICE = "/dev/xvda"  # root device name of the EKS-optimized AL2023 AMIs
-# Two hops: the node itself, plus one for a container behind the pod network,
-# so pods that still use IMDS (rather than Pod Identity) keep working.
-IMDS_HOP_LIMIT = 2
+# One hop: the node itself and host-network agents (vpc-cni, kube-proxy, the Pod Identity and node
+# monitoring agents) reach IMDS; a pod behind the pod network cannot, so no pod can borrow the node
+# role's credentials. Every AWS-calling pod here has Pod Identity or IRSA, and the load balancer
+# controller gets its region and VPC id as chart values (aws-cdk-lib's AlbController passes them).
+IMDS_HOP_LIMIT = 1
 SYSTEM_DISK_GIB = 50
 
 # The AWS-maintained policies EKS documents for node roles; AWS updates them as EKS changes.

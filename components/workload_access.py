@@ -1,5 +1,6 @@
 """AWS access for Kubernetes workloads: a Secrets Manager secret and an EKS Pod Identity role."""
 
+from aws_cdk import SecretValue
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -11,15 +12,30 @@ from components.nag import acknowledge
 class ExternallySetSecret(Construct):
     """A secret whose value a person puts in after deploy; the template carries none.
 
-    CloudFormation creates it with a random placeholder; `aws secretsmanager put-secret-value`
-    replaces it with the real value, which never passes through CDK, git or logs.
+    CloudFormation creates it holding `placeholder` (a sentence saying how to set it), or a random
+    string; `make secrets` (put-secret-value) replaces it with the real value, which never passes
+    through CDK, git or logs.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, secret_name: str, description: str, rotation_reason: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        secret_name: str,
+        description: str,
+        rotation_reason: str,
+        placeholder: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.secret = secretsmanager.Secret(self, "Secret", secret_name=secret_name, description=description)
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            secret_name=secret_name,
+            description=description,
+            # Not a secret: the instruction a person finds in the console until the real value is put in.
+            secret_string_value=SecretValue.unsafe_plain_text(placeholder) if placeholder else None,
+        )
         acknowledge(self.secret, {"AwsSolutions-SMG4": rotation_reason})
 
 

@@ -7,7 +7,7 @@ README's config reference, and a test keeps the two in sync.
 import ipaddress
 import re
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -23,6 +23,8 @@ from pydantic import (
 from config.catalog import InstanceSpec, gpu_instances
 from config.versions import IMAGES, Image
 
+# AWS's documentation example account: the shipped prod.yaml names it so a fork must set its own.
+PLACEHOLDER_ACCOUNT = "123456789012"
 PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod a VPC IP
 PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
 MIN_AZS = 2  # EKS requires subnets in at least two AZs
@@ -40,7 +42,8 @@ Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
 InstanceTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
-RoleArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")]
+# An IAM role or user; a role keeps its path (IAM Identity Center roles live under aws-reserved/...).
+PrincipalArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
 
 
 class Strict(BaseModel):
@@ -141,9 +144,15 @@ class ClusterConfig(Strict):
     public_access_cidrs: list[Cidr] = Field(
         default=[], description="CIDRs allowed to reach a public endpoint. Required with public_and_private."
     )
-    admin_role_arn: RoleArn | None = Field(
-        default=None,
-        description="IAM role given cluster-admin through an EKS access entry (e.g. your SSO admin role).",
+    admin_principals: list[PrincipalArn] = Field(
+        default=[],
+        description="IAM roles or users given cluster-admin through EKS access entries. An IAM Identity Center "
+        "role is named with its path: arn:aws:iam::ACCOUNT:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_NAME_ID.",
+    )
+    grant_deployer: bool = Field(
+        default=True,
+        description="`make deploy` also gives cluster-admin to the IAM role or user that deploys (recorded once in "
+        "cdk.context.json, so later synths stay offline). false: only admin_principals.",
     )
     system_node_group: SystemNodeGroupConfig = Field(default_factory=SystemNodeGroupConfig)
     load_balancer_controller: bool = Field(
@@ -151,6 +160,16 @@ class ClusterConfig(Strict):
         description="Install the AWS Load Balancer Controller (needed by exposure modes internal-nlb and alb). "
         "Turn it off only after the load balancers are gone: it is what deletes them.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "admin_role_arn" in data:
+            raise ValueError(
+                "admin_role_arn was replaced by admin_principals, a list: write admin_principals: [ARN] "
+                "(or [] when grant_deployer is enough)"
+            )
+        return data
 
     @model_validator(mode="after")
     def _endpoint(self) -> Self:

@@ -23,8 +23,16 @@ ADDON_VERSIONS: dict[str, str] = {
     "eks-pod-identity-agent": "v1.4.0-eksbuild.3",  # hands Pod Identity credentials to pods
     # Secrets Store CSI driver + AWS provider: mounts Secrets Manager secrets into pods.
     "aws-secrets-store-csi-driver-provider": "v3.1.3-eksbuild.1",
+    # Sets the AcceleratedHardwareReady node condition from NVIDIA XID and DCGM errors, which node
+    # auto-repair acts on; v1.7.0 is the newest chart tag upstream (aws/eks-node-monitoring-agent,
+    # 2026-08). Its 1.36 build string is unconfirmed: preflight and the quota guard check it.
+    "eks-node-monitoring-agent": "v1.7.0-eksbuild.1",
 }
 
+
+# The deploy-time guards' runtime (functions/guards): the newest Python Lambda runs, so cdk-nag's
+# latest-runtime rule holds; the guards use only the standard library and the runtime's boto3.
+LAMBDA_PYTHON_RUNTIME = "python3.14"
 
 # Upstream registries an ECR pull-through cache rule can front, by registry host, with the
 # repository prefix the cache uses. nvcr.io (NVIDIA NGC) is not one of them.

@@ -12,7 +12,11 @@ does not (the reason says what to change); 2: the environment file is wrong.
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
 from rich.table import Table

@@ -5,7 +5,8 @@
 
 Checks AWS credentials and region, the G/VT (or P) vCPU quota for the capacity type in use and the
 standard quota for the system nodes (at maximum size), that every GPU instance type is offered in
-the environment's AZs, and that EKS offers the pinned Kubernetes version. Exit 0: all good (warnings
+the environment's AZs, that EKS offers the pinned Kubernetes version and add-on builds, and that the
+secrets a person must set (Hugging Face token, Docker Hub credentials) hold real values. Exit 0: all good (warnings
 allowed); 1: a check failed; 2: a usage or credentials problem. --request-increase files the quota
 increases the failures need, through Service Quotas.
 """
@@ -16,15 +17,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from components.quota_guard.checks import FAIL, OK, WARN, CheckResult, run_checks
-from components.quota_guard.request import capacity_request
 from config import ConfigError, EnvironmentConfig, load_environment
+from config.capacity import capacity_request
 from config.loader import CONFIG_DIR
+from config.secrets import human_secrets
+from functions.guards.capacity import run_checks
+from functions.guards.results import FAIL, OK, WARN, CheckResult
+from functions.guards.secrets import check_secrets
 
 ClientFactory = Callable[[str], Any]
 STYLES = {OK: "green", WARN: "yellow", FAIL: "red"}
@@ -54,7 +62,7 @@ def caller_identity(clients: ClientFactory, config: EnvironmentConfig) -> CheckR
 def request_increases(clients: ClientFactory, results: list[CheckResult], console: Console) -> None:
     quotas = clients("service-quotas")
     for result in results:
-        if result.status != FAIL or not result.increase:
+        if not result.increase:
             continue
         increase = result.increase
         response = quotas.request_service_quota_increase(
@@ -73,11 +81,11 @@ def report(results: list[CheckResult], config: EnvironmentConfig, console: Conso
     table.add_column("status")
     table.add_column("detail")
     for result in results:
-        table.add_row(result.name, f"[{STYLES[result.status]}]{result.status}[/]", result.detail)
+        table.add_row(escape(result.name), f"[{STYLES[result.status]}]{result.status}[/]", escape(result.detail))
     console.print(table)
     for result in results:
         if result.status == FAIL:
-            console.print(f"[red]FAIL[/red] {result.name}: {result.remedy}")
+            console.print(f"[red]FAIL[/red] {result.name}: {escape(result.remedy)}")
 
 
 def main(argv: list[str] | None = None, clients: ClientFactory | None = None, console: Console | None = None) -> int:
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None, clients: ClientFactory | None = None, co
         results += run_checks(
             capacity_request(config), ec2=clients("ec2"), quotas=clients("service-quotas"), eks=clients("eks")
         )
+        results += check_secrets(clients("secretsmanager"), human_secrets(config), read_values=True)
     except (ConfigError, UsageError) as error:
         console.print(f"[red]error:[/red] {error}")
         return 2

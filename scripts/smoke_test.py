@@ -16,14 +16,21 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3
 import openai
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from openai.types.chat import ChatCompletionFunctionToolParam
 from rich.console import Console
+from rich.markup import escape
 
 from config import ConfigError, EnvironmentConfig, load_environment
+from config.loader import CONFIG_DIR
+from config.model import ModelConfig
 
 API_KEY_ENV = "VLLM_API_KEY"
 WEATHER_TOOL: ChatCompletionFunctionToolParam = {
@@ -136,6 +143,17 @@ class SmokeTest:
         return steps
 
 
+def tools_off_reason(config: EnvironmentConfig | None, model: ModelConfig | None) -> str:
+    """Why the tool-call step does not run, and how to turn it on."""
+    if config and model:
+        index = config.models.index(model)
+        return (
+            f"tool calling is off for {model.name} (models[{index}].tool_calling in {config.source_file}), so the "
+            "server would refuse tools; set it to true and deploy, or pass --no-tools to silence this"
+        )
+    return "no environment given, so tool calling is not known to be on; pass --tools to test a tool call"
+
+
 def explain(error: Exception, base_url: str, timeout: float) -> str:
     """One sentence for the person at the terminal: what went wrong and what to check."""
     if isinstance(error, StepFailed):
@@ -202,6 +220,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--tools", action=argparse.BooleanOptionalAction, default=None, help="test a tool call")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for each request (default 60)")
+    parser.add_argument("--config-dir", type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -210,7 +229,7 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
     environ = dict(os.environ if environ is None else environ)
     try:
         args = parse_args(argv)
-        config = load_environment(args.env) if args.env else None
+        config = load_environment(args.env, config_dir=args.config_dir) if args.env else None
         model_config = config.models[0] if config else None
         tools = args.tools if args.tools is not None else bool(model_config and model_config.tool_calling)
         base_url = api_base(args.url)
@@ -218,7 +237,7 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
             base_url=base_url, api_key=resolve_api_key(args, config, environ), timeout=args.timeout, max_retries=0
         )
     except (UsageError, ConfigError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         return 2
     smoke = SmokeTest(
         client=client, model=args.model or (model_config.served_name if model_config else None), tools=tools
@@ -227,9 +246,11 @@ def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -
         try:
             detail = step()
         except Exception as error:  # every failure is reported as the step's, never as a traceback
-            console.print(f"[red]FAIL[/red] {name}: {explain(error, base_url, args.timeout)}")
+            console.print(f"[red]FAIL[/red] {name}: {escape(explain(error, base_url, args.timeout))}")
             return 1
-        console.print(f"[green]OK[/green]   {name}: {detail}")
+        console.print(f"[green]OK[/green]   {name}: {escape(detail)}")
+    if args.tools is None and not tools:
+        console.print(f"[yellow]SKIP[/yellow] tool call: {escape(tools_off_reason(config, model_config))}")
     return 0
 
 

@@ -8,10 +8,12 @@ from cdk_nag import AwsSolutionsChecks
 from charts.capacity import deployability, refusal
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
+from config.secrets import API_KEY_FILE, HF_TOKEN_FILE, mounted_secrets
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
+from stacks.secrets_stack import SecretsStack
 
 REGISTRY_STACK = "vllm-registry"  # one per account and region, shared by its environments
 
@@ -19,13 +21,29 @@ REGISTRY_STACK = "vllm-registry"  # one per account and region, shared by its en
 @dataclass(frozen=True)
 class EnvironmentStacks:
     network: NetworkStack | None  # None with an existing VPC
+    secrets: SecretsStack
     cluster: ClusterStack
     inference: InferenceStack
     registry: RegistryStack | None
 
 
-def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
+def deployer_context_key(env_name: str) -> str:
+    """cdk.context.json key under which `make deploy` records the principal that deploys an environment."""
+    return f"vllm-on-eks:deployer:{env_name}"
+
+
+def admin_principals(config: EnvironmentConfig, deployer: str | None) -> list[str]:
+    """Who gets cluster-admin: the configured principals, plus the deployer unless config says no."""
+    principals = list(config.cluster.admin_principals)
+    if deployer and config.cluster.grant_deployer and deployer not in principals:
+        principals.append(deployer)
+    return principals
+
+
+def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -> EnvironmentStacks:
     """Add the environment's stacks to `app`, with cdk-nag's AwsSolutions checks run at synth.
+
+    `deployer` is the IAM principal `make deploy` recorded for this environment (None in CI and tests).
 
     Raises ConfigError when a model cannot run on the configured GPU nodes: it does not fit the GPU
     memory (weights, one sequence of KV cache), or its pod does not fit the node (GPUs, CPU, memory).
@@ -40,17 +58,27 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         registry = RegistryStack(
             app, REGISTRY_STACK, env=env, description="vLLM on EKS: ECR pull-through cache of the pinned images"
         )
+    mounted = mounted_secrets(config)
     network = None
     if not config.network.existing_vpc_id:
         network = NetworkStack(
             app, f"{prefix}-network", config=config.network, env=env, description=f"vLLM on EKS ({config.name}): VPC"
         )
+    secrets_stack = SecretsStack(
+        app,
+        f"{prefix}-secrets",
+        hf_token_name=mounted.get(HF_TOKEN_FILE),
+        api_key_name=mounted.get(API_KEY_FILE),
+        env=env,
+        description=f"vLLM on EKS ({config.name}): Hugging Face token and api key (values set outside CloudFormation)",
+    )
     cluster = ClusterStack(
         app,
         f"{prefix}-cluster",
         config=config,
         vpc=network.vpc if network else None,
         mirror_repositories=list(registry.mirror.repositories.values()) if registry else [],
+        admin_principals=admin_principals(config, deployer),
         env=env,
         description=f"vLLM on EKS ({config.name}): EKS cluster and node groups",
     )
@@ -62,6 +90,7 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
         env=env,
         description=f"vLLM on EKS ({config.name}): GPU workloads (device plugin, DCGM exporter, vLLM)",
     )
+    inference.add_stack_dependency(secrets_stack, "the model servers mount the secrets it creates")
     if registry:
         inference.add_stack_dependency(registry, "the vLLM image is pulled through the registry's cache")
     for warning in warnings:
@@ -71,9 +100,11 @@ def build(app: App, config: EnvironmentConfig) -> EnvironmentStacks:
     # The user's tags skip launch templates: a new template version replaces every node, so editing
     # a tag would roll the GPU nodes (and re-download the model). The environment name never changes
     # and still reaches the instances, for cost allocation.
-    for stack in (stack for stack in (network, cluster, inference) if stack):
+    for stack in (stack for stack in (network, secrets_stack, cluster, inference) if stack):
         Tags.of(stack).add("environment", config.name)
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value, exclude_resource_types=["AWS::EC2::LaunchTemplate"])
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
-    return EnvironmentStacks(network=network, cluster=cluster, inference=inference, registry=registry)
+    return EnvironmentStacks(
+        network=network, secrets=secrets_stack, cluster=cluster, inference=inference, registry=registry
+    )

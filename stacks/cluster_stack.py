@@ -6,15 +6,19 @@ from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
 from components.eks_cluster import InferenceCluster, ManagedAddons
+from components.guards import QuotaGuard
 from components.load_balancer_controller import LoadBalancerController
 from components.node_groups import GpuNodeGroup, SystemNodeGroup
-from components.quota_guard.construct import QuotaGuard
-from components.quota_guard.request import capacity_request
+from config.capacity import capacity_request
 from config.model import EnvironmentConfig
 
 
 class ClusterStack(Stack):
-    """The EKS control plane, its add-ons and node groups; `vpc` None means look up network.existing_vpc_id."""
+    """The EKS control plane, its add-ons and node groups; `vpc` None means look up network.existing_vpc_id.
+
+    `admin_principals` get cluster-admin access entries: the configured ones and, unless config says
+    otherwise, the principal that deploys.
+    """
 
     def __init__(
         self,
@@ -24,13 +28,16 @@ class ClusterStack(Stack):
         config: EnvironmentConfig,
         vpc: ec2.IVpc | None,
         mirror_repositories: list[ecr.IRepository],
+        admin_principals: list[str],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         if vpc is None:
             # network.existing_vpc_id: looked up once with credentials, then read from cdk.context.json.
             vpc = ec2.Vpc.from_lookup(self, "ExistingVpc", vpc_id=config.network.existing_vpc_id)
-        control_plane = InferenceCluster(self, "ControlPlane", config=config.cluster, vpc=vpc)
+        control_plane = InferenceCluster(
+            self, "ControlPlane", config=config.cluster, vpc=vpc, admin_principals=admin_principals
+        )
         self.cluster = control_plane.handle
         self.system_nodes = SystemNodeGroup(
             self, "SystemNodes", cluster=self.cluster, config=config.cluster.system_node_group

@@ -1,6 +1,6 @@
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Stack
+from aws_cdk import Annotations, Stack
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
@@ -8,8 +8,10 @@ from constructs import Construct
 from charts import vllm
 from charts.bundle import environment_charts
 from charts.common import StandaloneChart
-from components.workload_access import ExternallySetSecret, GeneratedApiKey, PodIdentity
+from components.guards import SecretsGuard
+from components.workload_access import PodIdentity
 from config.model import EnvironmentConfig
+from config.secrets import human_secrets, mounted_secrets
 
 
 class InferenceStack(Stack):
@@ -26,19 +28,11 @@ class InferenceStack(Stack):
         identity = PodIdentity(
             self, "VllmIdentity", cluster=cluster, namespace=vllm.NAMESPACE, service_account=vllm.SERVICE_ACCOUNT
         )
-        self.secrets: dict[str, secretsmanager.ISecret] = {}
-        if any(model.gated for model in config.models):
-            self.secrets[vllm.HF_TOKEN_OBJECT] = ExternallySetSecret(
-                self,
-                "HuggingFaceToken",
-                secret_name=config.hf_token_secret_name,
-                description="Hugging Face access token for gated models; set it with put-secret-value",
-                rotation_reason="a Hugging Face token is rotated at Hugging Face; a rotation Lambda cannot mint one",
-            ).secret
-        if config.exposure.api_key:
-            self.secrets[vllm.API_KEY_OBJECT] = GeneratedApiKey(
-                self, "ApiKey", secret_name=config.api_key_secret_name
-            ).secret
+        # By name, not by cross-stack export: the secrets stack can drop a secret without an export lock.
+        self.secrets: dict[str, secretsmanager.ISecret] = {
+            file: secretsmanager.Secret.from_secret_name_v2(self, f"Mounted-{file}", name)
+            for file, name in mounted_secrets(config).items()
+        }
         for secret in self.secrets.values():
             secret.grant_read(identity.role)
 
@@ -47,11 +41,14 @@ class InferenceStack(Stack):
             name: eks.KubernetesManifest(self, name, cluster=cluster, manifest=chart.to_json())
             for name, chart in self.charts.items()
         }
-        # GPU pods stay Pending until the device plugin advertises nvidia.com/gpu; they mount the
-        # token through Pod Identity, so the association must exist before they start.
-        self.manifests["vllm"].node.add_dependency(
-            self.manifests["nvidia-device-plugin"], identity, *self.secrets.values()
-        )
+        # GPU pods stay Pending until the device plugin advertises nvidia.com/gpu; they mount their
+        # secrets through Pod Identity, so the association must exist before they start.
+        self.manifests["vllm"].node.add_dependency(self.manifests["nvidia-device-plugin"], identity)
+        to_set = human_secrets(config)
+        if to_set:
+            # A model server started with a placeholder token crash-loops; stop here instead, with the fix.
+            guard = SecretsGuard(self, "SecretsGuard", secrets=to_set)
+            self.manifests["vllm"].node.add_dependency(guard)
         self.manifests["exposure"].node.add_dependency(self.manifests["vllm"])
         if config.exposure.public:
             Annotations.of(self).add_warning_v2(
@@ -59,5 +56,3 @@ class InferenceStack(Stack):
                 f"{config.source_file}: exposure.public is true, so the ALB is internet-facing; "
                 "only the api key stands between the internet and your GPUs",
             )
-        for name, secret in self.secrets.items():
-            CfnOutput(self, f"{name.title().replace('-', '')}SecretName", value=secret.secret_name)

@@ -51,9 +51,9 @@ class Synthesized:
         return Path(self.assembly.directory)
 
 
-def synthesize(config: EnvironmentConfig, outdir: Path) -> Synthesized:
+def synthesize(config: EnvironmentConfig, outdir: Path, *, deployer: str | None = None) -> Synthesized:
     app = App(outdir=str(outdir), context=cdk_context())
-    stacks = build(app, config)
+    stacks = build(app, config, deployer=deployer)
     return Synthesized(config=config, stacks=stacks, assembly=app.synth())
 
 
@@ -93,7 +93,10 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     """dev with the opt-in choices turned on: an admin role, a private endpoint, spot GPUs, an account."""
     data = load("dev", CDK_DEFAULT_ACCOUNT=TEST_ACCOUNT).model_dump(mode="json")
     data["cluster"].update(
-        admin_role_arn=f"arn:aws:iam::{TEST_ACCOUNT}:role/PlatformAdmin",
+        admin_principals=[
+            f"arn:aws:iam::{TEST_ACCOUNT}:role/PlatformAdmin",
+            f"arn:aws:iam::{TEST_ACCOUNT}:user/oncall",
+        ],
         endpoint_access="private",
         public_access_cidrs=[],
     )

@@ -1,5 +1,7 @@
 """The charts of issue #3: what each renders, checked against the schema and against the node group."""
 
+import json
+
 import kubernetes_validate
 import pytest
 from aws_cdk.assertions import Annotations, Match
@@ -8,6 +10,7 @@ from charts import dcgm_exporter, vllm
 from charts.bundle import write_manifests
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, VLLM_IMAGE
+from functions.guards.secrets import PLACEHOLDER
 from tests.conftest import EXPOSURE_ENVIRONMENTS
 from tests.manifests import CRD_GROUPS, documents, find, gpu_request, pod_specs, validate_strictly
 
@@ -276,30 +279,61 @@ def test_pod_identity_reaches_the_vllm_service_account_and_only_reads_its_secret
     template.has_resource_properties(
         "AWS::EKS::PodIdentityAssociation", {"Namespace": vllm.NAMESPACE, "ServiceAccount": vllm.SERVICE_ACCOUNT}
     )
-    role = next(iter(template.find_resources("AWS::IAM::Role").values()))["Properties"]
+    association = next(iter(template.find_resources("AWS::EKS::PodIdentityAssociation").values()))
+    role_id = association["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    role = template.to_json()["Resources"][role_id]["Properties"]
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
-    policy = next(iter(template.find_resources("AWS::IAM::Policy").values()))["Properties"]["PolicyDocument"]
-    secrets = sorted(template.find_resources("AWS::SecretsManager::Secret"))
-    assert len(secrets) == 2, "the Hugging Face token and the api key"
-    (grant,) = policy["Statement"]
+    (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}}).values()
+    (grant,) = policy["Properties"]["PolicyDocument"]["Statement"]
     assert sorted(grant["Action"]) == ["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"]
-    assert sorted(resource["Ref"] for resource in grant["Resource"]) == secrets
+    arns = json.dumps(grant["Resource"])
+    for name in ("vllm-dev/huggingface-token", "vllm-dev/api-key"):
+        assert f"secret:{name}-??????" in arns, "exactly these two secrets, by name"
+    assert "*" not in arns.replace("-??????", "")
 
 
-def test_hf_token_secret_is_created_without_a_value(dev):
-    secrets = dev.template("inference").find_resources("AWS::SecretsManager::Secret")
-    secret = next(s["Properties"] for s in secrets.values() if s["Properties"]["Name"] == "vllm-dev/huggingface-token")
-    assert "SecretString" not in secret
+def test_secrets_live_in_their_own_stack_without_a_value(dev):
+    template = dev.template("secrets")
+    secrets = {
+        s["Properties"]["Name"]: s["Properties"]
+        for s in template.find_resources("AWS::SecretsManager::Secret").values()
+    }
+    assert set(secrets) == {"vllm-dev/huggingface-token", "vllm-dev/api-key"}
+    assert secrets["vllm-dev/huggingface-token"]["SecretString"] == PLACEHOLDER, "a sentence saying how to set it"
+    assert "make secrets" in PLACEHOLDER and not PLACEHOLDER.startswith("hf_")
+    assert "SecretString" not in secrets["vllm-dev/api-key"] and secrets["vllm-dev/api-key"]["GenerateSecretString"]
+    assert not dev.template("inference").find_resources("AWS::SecretsManager::Secret"), "the workloads own none"
 
 
-def test_csi_provider_runs_on_gpu_nodes(dev):
-    addons = dev.template("cluster").find_resources(
-        "AWS::EKS::Addon", {"Properties": {"AddonName": "aws-secrets-store-csi-driver-provider"}}
+def test_csi_rotation_is_on_so_a_late_token_reaches_running_pods(dev):
+    (addon,) = (
+        dev.template("cluster")
+        .find_resources("AWS::EKS::Addon", {"Properties": {"AddonName": "aws-secrets-store-csi-driver-provider"}})
+        .values()
     )
-    (addon,) = addons.values()
-    assert GPU_TAINT.key in addon["Properties"]["ConfigurationValues"]
+    values = json.loads(addon["Properties"]["ConfigurationValues"])
+    assert values["secrets-store-csi-driver"] == {"enableSecretRotation": True, "rotationPollInterval": "2m"}
+    assert values["tolerations"] == [GPU_TAINT.toleration()], "the provider runs where vLLM mounts its secrets"
+
+
+def test_node_monitoring_agent_watches_the_gpu_nodes(dev):
+    (addon,) = (
+        dev.template("cluster")
+        .find_resources("AWS::EKS::Addon", {"Properties": {"AddonName": "eks-node-monitoring-agent"}})
+        .values()
+    )
+    values = json.loads(addon["Properties"]["ConfigurationValues"])
+    assert values["dcgmAgent"]["tolerations"] == [GPU_TAINT.toleration()]
+    assert values["nodeAgent"]["tolerations"] == [{"operator": "Exists"}]
+    nodegroups = dev.template("cluster").find_resources("AWS::EKS::Nodegroup")
+    assert all(group["Properties"]["NodeRepairConfig"] == {"Enabled": True} for group in nodegroups.values())
+
+
+def test_secret_provider_class_names_its_region(rendered):
+    provider = find(rendered["vllm"], "SecretProviderClass")
+    assert provider["spec"]["parameters"]["region"] == "us-east-1"
 
 
 # --- plain manifests ----------------------------------------------------------------------

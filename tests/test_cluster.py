@@ -59,17 +59,17 @@ def test_private_endpoint_is_private_only(request, fixture):
     )
 
 
-def test_admin_role_gets_a_cluster_admin_access_entry(variant, dev):
-    entries = variant.template("cluster").find_resources(
-        "AWS::EKS::AccessEntry", {"Properties": {"PrincipalArn": variant.config.cluster.admin_role_arn}}
-    )
-    assert len(entries) == 1
-    (policy,) = next(iter(entries.values()))["Properties"]["AccessPolicies"]
-    assert policy["AccessScope"] == {"Type": "cluster"}
-    assert "policy/AmazonEKSClusterAdminPolicy" in str(policy["PolicyArn"])
+def test_every_admin_principal_gets_a_cluster_admin_access_entry(variant, dev):
+    template = variant.template("cluster")
+    for principal in variant.config.cluster.admin_principals:
+        entries = template.find_resources("AWS::EKS::AccessEntry", {"Properties": {"PrincipalArn": principal}})
+        assert len(entries) == 1, principal
+        (policy,) = next(iter(entries.values()))["Properties"]["AccessPolicies"]
+        assert policy["AccessScope"] == {"Type": "cluster"}
+        assert "policy/AmazonEKSClusterAdminPolicy" in str(policy["PolicyArn"])
     dev_entries = dev.template("cluster").find_resources("AWS::EKS::AccessEntry")
     assert all(isinstance(entry["Properties"]["PrincipalArn"], dict) for entry in dev_entries.values()), (
-        "without admin_role_arn only the CDK kubectl role gets an entry"
+        "with no principal configured and no deployer recorded, only the CDK kubectl role gets an entry"
     )
 
 
@@ -135,14 +135,27 @@ def test_gpu_scaling_matches_the_guide_in_dev(dev):
 
 
 @pytest.mark.parametrize("env_name", ["dev", "prod"])
-def test_gpu_launch_template_has_a_200_gib_gp3_root_and_requires_imdsv2(synth_env, env_name):
+def test_gpu_launch_template_has_a_200_gib_gp3_root(synth_env, env_name):
     template = synth_env(env_name).template("cluster")
     data = _launch_template_of(template, _gpu_nodegroup(template))
     assert data["BlockDeviceMappings"] == [
         {"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 200, "VolumeType": "gp3", "Encrypted": True}}
     ]
-    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 2}
     assert "ImageId" not in data and "KeyName" not in data and "InstanceType" not in data
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_every_node_group_requires_imdsv2_with_one_hop_and_an_encrypted_gp3_root(synth_env, env_name):
+    """Hop limit 1: no pod behind the pod network can read the node role's credentials from IMDS."""
+    template = synth_env(env_name).template("cluster")
+    nodegroups = template.find_resources("AWS::EKS::Nodegroup")
+    assert len(nodegroups) == 2, "the system and the GPU node group"
+    for nodegroup in nodegroups.values():
+        data = _launch_template_of(template, nodegroup["Properties"])
+        assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+        ((root,),) = [data["BlockDeviceMappings"]]
+        assert root["DeviceName"] == "/dev/xvda"
+        assert root["Ebs"]["Encrypted"] is True and root["Ebs"]["VolumeType"] == "gp3"
 
 
 def test_every_node_role_has_ssm_and_no_ssh(dev):

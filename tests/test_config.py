@@ -85,9 +85,17 @@ BAD_CONFIGS = {
         dev_with(cluster={"public_access_cidrs": []}),
         ["cluster", "public_access_cidrs is empty", "endpoint_access: private"],
     ),
-    "malformed admin role": (
-        dev_with(cluster={"admin_role_arn": "Admin"}),
-        ["cluster.admin_role_arn", "should match pattern"],
+    "malformed admin principal": (
+        dev_with(cluster={"admin_principals": ["Admin"]}),
+        ["cluster.admin_principals.0", "should match pattern"],
+    ),
+    "an STS session as admin principal": (
+        dev_with(cluster={"admin_principals": ["arn:aws:sts::123456789012:assumed-role/Admin/me"]}),
+        ["cluster.admin_principals.0", "should match pattern"],
+    ),
+    "the old admin_role_arn key": (
+        dev_with(cluster={"admin_role_arn": "arn:aws:iam::123456789012:role/Admin"}),
+        ["cluster", "admin_role_arn was replaced by admin_principals"],
     ),
     "missing required field": (
         {key: value for key, value in DEV.items() if key != "network"},

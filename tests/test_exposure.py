@@ -4,6 +4,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from charts import exposure, vllm
+from charts.vllm import vllm_args
 from config import EnvironmentConfig
 from tests.conftest import load, synthesize
 from tests.manifests import documents, find
@@ -130,7 +131,7 @@ def test_api_key_is_on_by_default_and_read_from_a_mounted_file(synth_env, env_na
 
 
 def test_api_key_secret_is_generated_by_the_stack(dev):
-    template = dev.template("inference")
+    template = dev.template("secrets")
     template.has_resource_properties(
         "AWS::SecretsManager::Secret",
         {
@@ -166,7 +167,11 @@ def test_tool_calling_uses_the_parser_of_the_model_family(alb, dev):
         assert "--enable-auto-tool-choice" in args[name]
         assert args[name][args[name].index("--tool-call-parser") + 1] == parser
     dev_args = find(docs_of(dev, "vllm"), "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert "--enable-auto-tool-choice" not in dev_args, "off unless configured"
+    assert dev_args[dev_args.index("--enable-auto-tool-choice") + 1 :][:2] == ["--tool-call-parser", "llama3_json"], (
+        "the shipped environments serve agents: tool calling on"
+    )
+    off = dev.config.models[0].model_copy(update={"tool_calling": False})
+    assert not {"--enable-auto-tool-choice", "--tool-call-parser"} & set(vllm_args(off)), "off unless configured"
 
 
 def test_ungated_models_get_no_hugging_face_token(alb):

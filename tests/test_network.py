@@ -104,7 +104,11 @@ def test_existing_vpc_is_looked_up_from_cached_context_without_a_network_stack(t
     stacks = build(app, EnvironmentConfig.model_validate(data))
     assembly = app.synth()
     assert stacks.network is None, "an existing VPC needs no network stack (it would be empty)"
-    assert [artifact.stack_name for artifact in assembly.stacks] == ["vllm-dev-cluster", "vllm-dev-inference"]
+    assert [artifact.stack_name for artifact in assembly.stacks] == [
+        "vllm-dev-cluster",
+        "vllm-dev-secrets",
+        "vllm-dev-inference",
+    ]
     template = assembly.get_stack_by_name("vllm-dev-cluster").template
     for nodegroup in (r for r in template["Resources"].values() if r["Type"] == "AWS::EKS::Nodegroup"):
         assert nodegroup["Properties"]["Subnets"] == ["subnet-020a1b2c3d4e5f6a7", "subnet-021a1b2c3d4e5f6a7"]

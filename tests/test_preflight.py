@@ -14,11 +14,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from rich.console import Console
 
-from components.quota_guard import checks, handler
-from components.quota_guard.request import capacity_request
 from config.versions import ADDON_VERSIONS
 from scripts import preflight
-from tests.conftest import ROOT, load
+from tests.conftest import ROOT
 
 G_ON_DEMAND, STANDARD = "L-DB2E81BA", "L-1216C47A"
 
@@ -38,8 +36,12 @@ class FakeAccount:
         quotas: dict[str, float | None],
         versions: list[dict] | None = None,
         addons: dict[str, list[str]] | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> None:
         self.session = boto3.session.Session(region_name="us-east-1")
+        secrets_manager = self.session.client("secretsmanager")
+        for name, value in (HF_TOKEN_SET if secrets is None else secrets).items():
+            secrets_manager.create_secret(Name=name, SecretString=value)
         self.quotas = self.session.client("service-quotas")
         self.eks = self.session.client("eks")
         self.quota_stub = Stubber(self.quotas)
@@ -72,6 +74,7 @@ class FakeAccount:
 
 
 SUPPORTED = [{"clusterVersion": "1.36", "versionStatus": "STANDARD_SUPPORT"}]
+HF_TOKEN_SET = {f"vllm-{env}/huggingface-token": "hf_" + "x" * 34 for env in ("dev", "env")}
 
 
 def run(account: FakeAccount, *argv: str) -> tuple[int, str]:
@@ -85,8 +88,9 @@ def test_all_good_exits_0_with_a_table(aws):
     code, out = run(account, "--env", "dev")
     assert code == 0, out
     assert "FAIL" not in out
-    assert "needs 24 (3 x g5.2xlarge at 8 vCPUs)" in out
-    assert "needs 6 (3 x m6i.large at 2 vCPUs)" in out
+    assert "need 8 at deploy (1 x g5.2xlarge at 8 vCPUs) and 24 at max_size 3" in out
+    assert "need 4 at deploy (2 x m6i.large at 2 vCPUs) and 6 at max_size 3" in out
+    assert "secret vllm-dev/huggingface-token" in out
     assert "offered in us-east-1a, us-east-1b" in out
     assert "arn:aws:sts::123456789012" in out
     assert f"add-on vpc-cni {ADDON_VERSIONS['vpc-cni']}" in out
@@ -108,8 +112,44 @@ def test_quota_never_applied_falls_back_to_the_aws_default(aws):
     assert code == 1 and "is 0 vCPUs" in out
 
 
-def test_request_increase_files_the_missing_quota(aws):
+def test_quota_below_max_size_only_warns_and_names_the_ceiling(aws):
     account = FakeAccount(quotas={G_ON_DEMAND: 8, STANDARD: 1152}, versions=SUPPORTED)
+    code, out = run(account, "--env", "dev")
+    assert code == 0, "the deploy launches one node, which the quota covers"
+    assert "WARN" in out and "scaling past 1 nodes will fail" in out
+
+
+def test_quota_uses_the_largest_allowed_instance_type(aws, tmp_path):
+    """A node group that may launch g5.4xlarge (16 vCPUs) needs quota for it, not for the 8-vCPU g5.2xlarge."""
+    account = FakeAccount(quotas={G_ON_DEMAND: 8, STANDARD: 1152}, versions=SUPPORTED)
+    config_dir = write_env(tmp_path, instance_types=["g5.2xlarge", "g5.4xlarge"])
+    code, out = run(account, "--env", "env", "--config-dir", str(config_dir))
+    assert code == 1, out
+    assert "need 16 at deploy (1 x g5.4xlarge at 16 vCPUs)" in out
+
+
+def test_missing_or_placeholder_hf_token_fails_with_the_command(aws):
+    for secrets in (
+        {},
+        {"vllm-dev/huggingface-token": "unset: put the real value in with `make secrets ENV=<environment>`"},
+    ):
+        account = FakeAccount(quotas={G_ON_DEMAND: 64, STANDARD: 1152}, versions=SUPPORTED, secrets=secrets)
+        code, out = run(account, "--env", "dev")
+        assert code == 1, out
+        assert "FAIL secret vllm-dev/huggingface-token: run `make secrets ENV=dev`" in out
+        assert "hf_" not in out.replace("hf_ ", "")
+
+
+def test_an_aws_api_error_is_a_usage_error_not_a_failed_check(aws):
+    account = FakeAccount(quotas={}, versions=None)
+    account.quota_stub.add_client_error("get_service_quota", "AccessDeniedException", http_status_code=403)
+    code, out = run(account, "--env", "dev")
+    assert code == 2, out
+    assert "an AWS call failed" in out and "Traceback" not in out
+
+
+def test_request_increase_files_the_missing_quota(aws):
+    account = FakeAccount(quotas={G_ON_DEMAND: 0, STANDARD: 1152}, versions=SUPPORTED)
     account.quota_stub.add_response(
         "request_service_quota_increase",
         {"RequestedQuota": {"Id": "req-1", "Status": "PENDING", "QuotaCode": G_ON_DEMAND}},
@@ -198,93 +238,3 @@ def test_make_preflight_without_credentials_exits_2(tmp_path):
     assert result.returncode == 2
     assert "no AWS credentials found" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
-
-
-# --- the quota guard's handler -----------------------------------------------------------------
-
-
-def guard_event(request_type: str = "Create") -> dict:
-    return {"RequestType": request_type, "ResourceProperties": capacity_request(load("dev")).to_properties()}
-
-
-def test_guard_fails_the_deployment_with_the_preflight_message(aws):
-    account = FakeAccount(quotas={G_ON_DEMAND: 0, STANDARD: 1152}, versions=SUPPORTED)
-    with pytest.raises(handler.QuotaGuardFailed) as error:
-        handler.on_event(guard_event(), session=account)
-    message = str(error.value)
-    assert "GPU nodes (on-demand) vCPU quota" in message and "needs 24 (3 x g5.2xlarge at 8 vCPUs)" in message
-    assert "--desired-value 24" in message
-
-
-def test_guard_passes_when_everything_fits(aws):
-    account = FakeAccount(quotas={G_ON_DEMAND: 64, STANDARD: 1152}, versions=SUPPORTED)
-    assert handler.on_event(guard_event("Update"), session=account)["PhysicalResourceId"] == "gpu-quota-guard"
-
-
-def test_guard_delete_makes_no_aws_calls():
-    assert handler.on_event({"RequestType": "Delete", "PhysicalResourceId": "gpu-quota-guard"}, session=object())
-
-
-def test_guard_properties_survive_cloudformation_stringification():
-    request = capacity_request(load("prod"))
-
-    def stringify(value):
-        if isinstance(value, dict):
-            return {key: str(item) for key, item in value.items()}
-        return [str(item) for item in value] if isinstance(value, list) else str(value)
-
-    properties = {key: stringify(value) for key, value in request.to_properties().items()}
-    assert checks.CapacityRequest.from_properties(properties) == request
-
-
-def test_guard_is_wired_before_the_gpu_node_group(dev):
-    resources = dev.template("cluster").to_json()["Resources"]
-    (guard_id,) = [key for key, value in resources.items() if value["Type"] == "AWS::CloudFormation::CustomResource"]
-    gpu_id = next(
-        key for key, value in resources.items()
-        if value["Type"] == "AWS::EKS::Nodegroup" and value["Properties"]["AmiType"] == "AL2023_x86_64_NVIDIA"
-    )  # fmt: skip
-    cluster_id = next(key for key, value in resources.items() if value["Type"] == "AWS::EKS::Cluster")
-    assert guard_id in resources[cluster_id]["DependsOn"], "checked before the control plane is started"
-    assert any(dep.startswith("Addons") for dep in resources[gpu_id]["DependsOn"]), "GPU nodes come after the cluster"
-    properties = resources[guard_id]["Properties"]
-    assert properties["gpu_instance_types"] == ["g5.2xlarge"] and properties["gpu_max_nodes"] == 3
-    handler_fn = next(
-        v
-        for v in resources.values()
-        if v["Type"] == "AWS::Lambda::Function" and v["Properties"].get("Handler") == "handler.on_event"
-    )
-    assert handler_fn["Properties"]["Timeout"] <= 60
-
-
-def test_guard_can_be_turned_off(tmp_path):
-    data = load("dev").model_dump(mode="json")
-    data["gpu_node_group"]["quota_guard"] = False
-    from config import EnvironmentConfig
-    from tests.conftest import synthesize
-
-    synthesized = synthesize(EnvironmentConfig.model_validate(data), tmp_path)
-    assert not synthesized.template("cluster").find_resources("AWS::CloudFormation::CustomResource")
-
-
-def test_guard_asset_imports_as_lambda_loads_it(dev, tmp_path):
-    """Lambda imports handler.py as a top-level module from the asset: checks.py must be beside it."""
-    import importlib.util
-    import json
-    import shutil
-
-    assets = json.loads((dev.outdir / "vllm-dev-cluster.assets.json").read_text())["files"]
-    asset_dirs = [dev.outdir / entry["source"]["path"] for entry in assets.values()]
-    (asset,) = [path for path in asset_dirs if (path / "handler.py").is_file()]
-    assert sorted(p.name for p in asset.iterdir() if p.suffix == ".py") == ["checks.py", "handler.py"]
-    shutil.copytree(asset, tmp_path / "lambda")
-    sys.path.insert(0, str(tmp_path / "lambda"))
-    try:
-        spec = importlib.util.spec_from_file_location("handler", tmp_path / "lambda" / "handler.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        assert module.checks.__file__.startswith(str(tmp_path / "lambda")), "the asset's own checks.py"
-        assert module.on_event({"RequestType": "Delete", "PhysicalResourceId": "x"})["PhysicalResourceId"] == "x"
-    finally:
-        sys.path.remove(str(tmp_path / "lambda"))
-        sys.modules.pop("checks", None)

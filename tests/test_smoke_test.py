@@ -3,9 +3,11 @@
 import socket
 
 import boto3
+import yaml
 from moto import mock_aws
 
 from scripts import smoke_test
+from tests.conftest import ROOT
 from tests.fake_openai import MODEL, Behaviour, fake_openai_server
 
 
@@ -36,8 +38,28 @@ def test_all_steps_pass_with_one_line_each(capsys):
 def test_tool_call_step_follows_the_environment_config(capsys):
     with fake_openai_server(Behaviour()) as url:
         code, lines = run(capsys, "--url", url, "--env", "dev", environ={"VLLM_API_KEY": "test-key"})
-    assert code == 0
-    assert len(lines) == 3, "dev has tool calling off: no tool step"
+    assert code == 0, lines
+    assert lines[-1].startswith("OK   tool call:"), "dev ships with tool calling on: agents call tools"
+
+
+def test_a_model_with_tool_calling_off_says_so_and_how_to_turn_it_on(capsys, tmp_path):
+    data = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    data["models"][0]["tool_calling"] = False
+    (tmp_path / "notools.yaml").write_text(yaml.safe_dump(data))
+    with fake_openai_server(Behaviour()) as url:
+        code, lines = run(
+            capsys,
+            "--url",
+            url,
+            "--env",
+            "notools",
+            "--config-dir",
+            str(tmp_path),
+            environ={"VLLM_API_KEY": "test-key"},
+        )
+    assert code == 0, lines
+    assert lines[-1].startswith("SKIP tool call: tool calling is off for llama3-8b (models[0].tool_calling in")
+    assert "set it to true and deploy" in lines[-1]
 
 
 def test_a_model_that_answers_in_text_fails_the_tool_step(capsys):

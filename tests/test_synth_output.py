@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from stacks.assembly import build
 from tests.conftest import ENVIRONMENTS, cdk_context, load, normalized, synthesize
 
-STACKS = ["network", "cluster", "inference"]
+STACKS = ["network", "secrets", "cluster", "inference"]
 
 
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)

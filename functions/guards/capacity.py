@@ -1,16 +1,17 @@
-"""Can this account launch what the environment may scale to? One implementation for two callers.
+"""Can this account launch what the environment deploys, and what it may scale to? One implementation for two callers.
 
 Quotas, instance offerings, the Kubernetes version and the pinned add-on builds, all read-only.
+A quota below what the deploy launches (`desired_size`) fails; a quota below the ceiling
+(`max_size`) only warns, since nothing launches that many until something scales out.
 
 scripts/preflight.py runs it from a laptop before anything is created; the quota guard custom
-resource runs it inside `cdk deploy` before the GPU node group. It needs only boto3, so it also
-runs in the Lambda Python runtime as-is.
+resource runs it inside `cdk deploy` before the control plane.
 """
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
-OK, WARN, FAIL = "OK", "WARN", "FAIL"
+from .results import FAIL, OK, WARN, CheckResult
 
 
 @dataclass(frozen=True)
@@ -32,14 +33,16 @@ USABLE_VERSION_STATUSES = {"STANDARD_SUPPORT", "EXTENDED_SUPPORT"}
 
 @dataclass(frozen=True)
 class CapacityRequest:
-    """What one environment may launch at its maximum size."""
+    """What one environment launches when deployed, and the most it may scale to."""
 
     region: str
     availability_zones: tuple[str, ...]
     gpu_instance_types: tuple[str, ...]
+    gpu_desired_nodes: int
     gpu_max_nodes: int
     capacity_type: str  # on_demand or spot
     system_instance_types: tuple[str, ...]
+    system_desired_nodes: int
     system_max_nodes: int
     kubernetes_version: str
     addon_versions: dict[str, str]
@@ -54,9 +57,11 @@ class CapacityRequest:
             region=properties["region"],
             availability_zones=tuple(properties["availability_zones"]),
             gpu_instance_types=tuple(properties["gpu_instance_types"]),
+            gpu_desired_nodes=int(properties["gpu_desired_nodes"]),
             gpu_max_nodes=int(properties["gpu_max_nodes"]),
             capacity_type=properties["capacity_type"],
             system_instance_types=tuple(properties["system_instance_types"]),
+            system_desired_nodes=int(properties["system_desired_nodes"]),
             system_max_nodes=int(properties["system_max_nodes"]),
             kubernetes_version=properties["kubernetes_version"],
             addon_versions=dict(properties["addon_versions"]),
@@ -75,21 +80,6 @@ class QuotaIncrease:
             f"aws service-quotas request-service-quota-increase --service-code ec2 --quota-code {self.quota.code} "
             f"--desired-value {self.desired_vcpus} --region {self.region}"
         )
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: str
-    detail: str
-    remedy: str = ""
-    increase: QuotaIncrease | None = None
-
-
-def failure_summary(results: list[CheckResult]) -> str:
-    """One paragraph with every failed check and its remedy, as the guard reports it to CloudFormation."""
-    failed = [result for result in results if result.status == FAIL]
-    return " ".join(f"{result.name}: {result.detail}. Fix: {result.remedy}" for result in failed)
 
 
 def _family(instance_type: str) -> str:
@@ -129,22 +119,29 @@ def _quota_check(
     *,
     label: str,
     quota: Quota,
-    nodes: int,
+    nodes: tuple[int, int],
     types: list[str],
     vcpus: dict[str, int],
 ) -> CheckResult:
+    """FAIL below what the deploy launches (desired nodes), WARN below the ceiling (max nodes)."""
+    desired, maximum = nodes
     largest = max(types, key=lambda name: vcpus[name])
-    needed = nodes * vcpus[largest]
+    needed, ceiling = desired * vcpus[largest], maximum * vcpus[largest]
     available = quota_value(quotas, quota)
     detail = (
-        f"quota '{quota.name}' ({quota.code}) is {available:g} vCPUs; {label} needs {needed} "
-        f"({nodes} x {largest} at {vcpus[largest]} vCPUs)"
+        f"quota '{quota.name}' ({quota.code}) is {available:g} vCPUs; {label} need {needed} at deploy "
+        f"({desired} x {largest} at {vcpus[largest]} vCPUs) and {ceiling} at max_size {maximum}"
     )
+    name = f"{label} vCPU quota"
+    if available >= ceiling:
+        return CheckResult(name, OK, detail)
+    increase = QuotaIncrease(quota=quota, region=request.region, desired_vcpus=ceiling)
+    remedy = f"request {ceiling} vCPUs for {quota.code} in {request.region}: {increase.command}"
     if available >= needed:
-        return CheckResult(f"{label} vCPU quota", OK, detail)
-    increase = QuotaIncrease(quota=quota, region=request.region, desired_vcpus=needed)
-    remedy = f"request {needed} vCPUs for {quota.code} in {request.region}: {increase.command}"
-    return CheckResult(f"{label} vCPU quota", FAIL, detail, remedy, increase)
+        return CheckResult(
+            name, WARN, f"{detail}; scaling past {int(available) // vcpus[largest]} nodes will fail", remedy, increase
+        )
+    return CheckResult(name, FAIL, detail, remedy, increase)
 
 
 def _offering_checks(ec2: Any, request: CapacityRequest, types: list[str]) -> list[CheckResult]:
@@ -250,13 +247,14 @@ def run_checks(request: CapacityRequest, *, ec2: Any, quotas: Any, eks: Any) -> 
         results.append(
             _quota_check(
                 quotas, request, label=f"GPU nodes ({request.capacity_type.replace('_', '-')})", quota=quota,
-                nodes=request.gpu_max_nodes, types=family_types, vcpus=vcpus,
+                nodes=(request.gpu_desired_nodes, request.gpu_max_nodes), types=family_types, vcpus=vcpus,
             )
         )  # fmt: skip
     results.append(
         _quota_check(
             quotas, request, label="system nodes", quota=QUOTAS[("standard", "on_demand")],
-            nodes=request.system_max_nodes, types=list(request.system_instance_types), vcpus=vcpus,
+            nodes=(request.system_desired_nodes, request.system_max_nodes),
+            types=list(request.system_instance_types), vcpus=vcpus,
         )
     )  # fmt: skip
     results += _offering_checks(ec2, request, list(request.gpu_instance_types))

@@ -1,8 +1,8 @@
-"""What an environment file asks of the account, in the form the checks take."""
+"""What an environment file asks of the account, in the form the quota guard and preflight take."""
 
-from components.quota_guard.checks import CapacityRequest
 from config.model import EnvironmentConfig
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
+from functions.guards.capacity import CapacityRequest
 
 
 def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
@@ -12,9 +12,11 @@ def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
         region=config.region,
         availability_zones=tuple(config.network.availability_zones),
         gpu_instance_types=tuple(gpu.instance_types),
+        gpu_desired_nodes=gpu.desired_size,
         gpu_max_nodes=gpu.max_size,
         capacity_type=gpu.capacity_type.value,
         system_instance_types=tuple(system.instance_types),
+        system_desired_nodes=system.desired_size,
         system_max_nodes=system.max_size,
         kubernetes_version=KUBERNETES_VERSION,
         addon_versions=dict(ADDON_VERSIONS),

@@ -1,0 +1,148 @@
+"""`make deploy`'s pre-check: every refusal before CDK starts, exit 2 and one paragraph; the deployer recorded once."""
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import yaml
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from config.loader import ConfigError
+from scripts import check
+from tests.conftest import ROOT, load
+
+CALLER = "arn:aws:iam::123456789012:user/platform-engineer"
+HF_TOKEN = "vllm-dev/huggingface-token"
+
+
+@pytest.fixture
+def aws(aws_credentials) -> Iterator[boto3.session.Session]:
+    with mock_aws():
+        yield boto3.session.Session(region_name="us-east-1")
+
+
+def write_env(tmp_path: Path, name: str = "dev", **cluster: object) -> Path:
+    data = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    data["cluster"].update(cluster)
+    (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+class SignedIn:
+    """moto for everything, but STS answers as a real IAM user would (moto's own ARN has the wrong shape)."""
+
+    def __init__(self, session: boto3.session.Session, arn: str = CALLER) -> None:
+        self.session = session
+        self.sts = session.client("sts")
+        stub = Stubber(self.sts)
+        stub.add_response("get_caller_identity", {"Account": arn.split(":")[4], "Arn": arn, "UserId": "AIDA"})
+        stub.activate()
+
+    def client(self, name: str):
+        return self.sts if name == "sts" else self.session.client(name)
+
+
+def run(capsys, session, *argv: str) -> tuple[int, str]:
+    code = check.main(list(argv), clients=SignedIn(session).client if session else None)
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_no_admin_principal_at_all_is_refused_before_any_aws_call(capsys, tmp_path):
+    config_dir = write_env(tmp_path, admin_principals=[], grant_deployer=False)
+    code, out = run(capsys, None, "dev", "--deploy", "--config-dir", str(config_dir))
+    assert code == 2
+    assert "nobody could run kubectl" in out and "cluster.admin_principals" in out
+    assert out.count("\n") == 1, "one paragraph"
+
+
+def test_the_placeholder_account_is_refused(capsys, aws):
+    code, out = run(capsys, aws, "prod", "--deploy", "--context-file", "/dev/null")
+    assert code == 2
+    assert "account is still the placeholder 123456789012" in out and "config/prod.yaml" in out
+
+
+def test_credentials_for_another_account_are_refused(capsys, aws, tmp_path):
+    data = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text()) | {"account": "210987654321"}
+    (tmp_path / "dev.yaml").write_text(yaml.safe_dump(data))
+    code, out = run(capsys, aws, "dev", "--deploy", "--config-dir", str(tmp_path))
+    assert code == 2 and "account is 210987654321 but your credentials are for 123456789012" in out
+
+
+def test_make_deploy_without_credentials_exits_2(tmp_path):
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    environ |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    result = subprocess.run(
+        [sys.executable, "scripts/check.py", "dev", "--deploy", "--secrets"],
+        cwd=ROOT, env=environ, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "no AWS credentials found" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_deployer_is_recorded_once_and_the_first_one_keeps_the_entry(capsys, aws, tmp_path):
+    context = tmp_path / "cdk.context.json"
+    context.write_text(json.dumps({"other-key": 1}))
+    code, out = run(capsys, aws, "dev", "--deploy", "--context-file", str(context))
+    assert code == 0, out
+    assert json.loads(context.read_text()) == {"other-key": 1, "vllm-on-eks:deployer:dev": CALLER}
+    assert "commit it" in out
+    assert check.record_deployer("dev", "arn:aws:iam::123456789012:user/second", context).startswith(
+        f"cluster-admin stays with {CALLER}"
+    )
+    assert json.loads(context.read_text())["vllm-on-eks:deployer:dev"] == CALLER
+
+
+def test_an_assumed_role_maps_to_its_role_with_the_path(aws):
+    iam = aws.client("iam")
+    path = "/aws-reserved/sso.amazonaws.com/"
+    iam.create_role(RoleName="AWSReservedSSO_Admin_0123", Path=path, AssumeRolePolicyDocument="{}")
+    arn = check.deployer_principal(
+        "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Admin_0123/me@example.com", iam
+    )
+    assert arn == f"arn:aws:iam::123456789012:role{path}AWSReservedSSO_Admin_0123"
+    assert check.deployer_principal(CALLER, iam) == CALLER
+
+
+def test_a_federated_user_cannot_be_given_an_entry(aws):
+    with pytest.raises(ConfigError, match=r"cluster\.admin_principals"):
+        check.deployer_principal("arn:aws:sts::123456789012:federated-user/bob", aws.client("iam"))
+
+
+def test_an_unset_secret_stops_the_deploy_with_the_command(capsys, aws, tmp_path):
+    context = tmp_path / "cdk.context.json"
+    code, out = run(capsys, aws, "dev", "--deploy", "--secrets", "--context-file", str(context))
+    assert code == 2
+    assert f"secret {HF_TOKEN} does not exist yet" in out
+    assert "Fix: run `make secrets ENV=dev`, then `make deploy ENV=dev` again." in out
+    aws.client("secretsmanager").create_secret(Name=HF_TOKEN, SecretString="hf_" + "z" * 34)
+    code, out = run(capsys, aws, "dev", "--deploy", "--secrets", "--context-file", str(context))
+    assert code == 0, out
+
+
+def test_the_recorded_deployer_gets_an_access_entry(tmp_path):
+    from tests.conftest import synthesize
+
+    principal = "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/AWSReservedSSO_Admin_0123"
+    synthesized = synthesize(load("dev"), tmp_path, deployer=principal)
+    entries = synthesized.template("cluster").find_resources(
+        "AWS::EKS::AccessEntry", {"Properties": {"PrincipalArn": principal}}
+    )
+    assert len(entries) == 1
+    (policy,) = next(iter(entries.values()))["Properties"]["AccessPolicies"]
+    assert "AmazonEKSClusterAdminPolicy" in json.dumps(policy["PolicyArn"])
+
+
+def test_secret_stacks_include_the_shared_registry_only_when_mirroring():
+    assert check.secret_stacks(load("dev")) == ["vllm-dev-secrets"]
+    assert check.secret_stacks(load("prod")) == ["vllm-prod-secrets", "vllm-registry"]

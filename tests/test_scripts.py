@@ -1,0 +1,23 @@
+"""Every script runs the way users run scripts: `python scripts/NAME.py --help` from the repo root."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+SCRIPTS = sorted(path.stem for path in (ROOT / "scripts").glob("*.py") if path.stem != "__init__")
+
+
+def test_the_list_is_complete():
+    assert {"check", "kubeconfig", "plan", "preflight", "set_secrets", "smoke_test", "status"} <= set(SCRIPTS)
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_script_help_runs_as_a_file_from_the_repo_root(script):
+    result = subprocess.run(
+        [sys.executable, f"scripts/{script}.py", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
