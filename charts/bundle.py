@@ -8,17 +8,33 @@ from charts.common import StandaloneChart
 from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
 from charts.exposure import ExposureChart
-from charts.vllm import VllmChart
+from charts.vllm import ModelServer, VllmChart
 from config.model import EnvironmentConfig
+from config.secrets import mounted_secrets
+from planning.capacity import rendered_replicas, surge_first
 
 
 def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
-    """Charts by name, in the order they must be applied (device plugin before GPU workloads)."""
+    """Charts by name, in the order they must be applied (device plugin before GPU workloads).
+
+    The one place that reads the whole environment for the charts: each chart gets only what it renders.
+    """
+    servers = [
+        ModelServer(model=model, replicas=rendered_replicas(config, model), surge_first=surge_first(config, model))
+        for model in config.models
+    ]
     return {
         "nvidia-device-plugin": DevicePluginChart(image=config.image("nvidia-device-plugin")),
         "dcgm-exporter": DcgmExporterChart(image=config.image("dcgm-exporter")),
-        "vllm": VllmChart(config=config, image=config.image("vllm")),
-        "exposure": ExposureChart(config=config),
+        "vllm": VllmChart(
+            servers=servers, secrets=mounted_secrets(config), region=config.region, image=config.image("vllm")
+        ),
+        "exposure": ExposureChart(
+            models=config.models,
+            exposure=config.exposure,
+            vpc_cidr=config.network.vpc_cidr,
+            hosts={model.name: config.model_host(model) for model in config.models},
+        ),
     }
 
 

@@ -8,6 +8,7 @@ from charts.common import (
     recommended_labels,
     selector_labels,
 )
+from config.scheduling import GPU_NODE_AGENT_REQUESTS
 from config.versions import DCGM_EXPORTER_IMAGE, Image
 
 NAME = "dcgm-exporter"
@@ -15,7 +16,7 @@ NAMESPACE = "gpu-monitoring"
 METRICS_PORT = 9400
 COUNTERS_PATH = "/etc/dcgm-exporter/counters.csv"
 POD_RESOURCES = "/var/lib/kubelet/pod-resources"  # lets the exporter label metrics with the pod using the GPU
-REQUESTS = {"cpu": "100m", "memory": "256Mi"}
+REQUESTS = GPU_NODE_AGENT_REQUESTS[NAME]
 LIMITS = {"cpu": "500m", "memory": "1Gi"}
 
 # The counters exported: the guide's day-one four (utilisation, framebuffer, temperature, power)

@@ -6,12 +6,13 @@ group is built from, so the two cannot drift apart.
 """
 
 from charts.common import StandaloneChart, gpu_node_daemon_set, recommended_labels
+from config.scheduling import GPU_NODE_AGENT_REQUESTS
 from config.versions import DEVICE_PLUGIN_IMAGE, Image
 
 NAME = "nvidia-device-plugin"
 NAMESPACE = "kube-system"  # beside the other node agents, as in upstream's static manifest
 KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
-REQUESTS = {"cpu": "50m", "memory": "64Mi"}
+REQUESTS = GPU_NODE_AGENT_REQUESTS[NAME]
 LIMITS = {"cpu": "200m", "memory": "128Mi"}
 
 

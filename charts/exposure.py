@@ -7,7 +7,7 @@ import cdk8s
 
 from charts.common import StandaloneChart, api_object, recommended_labels
 from charts.vllm import APP, HTTP_PORT, NAMESPACE, SERVICE_PORT, deployment_name, model_selector
-from config.model import EnvironmentConfig, ExposureMode
+from config.model import ExposureConfig, ExposureMode, ModelConfig
 from config.versions import VLLM_IMAGE
 
 # Longer than any streamed completion is expected to run: the ALB default (60 s) cuts them mid-sentence.
@@ -17,7 +17,7 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"  # TLS 1.3 and 1.2 only
 CLIENT_NAMESPACE_LABEL = {"vllm-on-eks/llm-client": "true"}
 
 
-def nlb_annotations(config: EnvironmentConfig) -> dict[str, str]:
+def nlb_annotations(exposure: ExposureConfig) -> dict[str, str]:
     prefix = "service.beta.kubernetes.io/aws-load-balancer"
     annotations = {
         f"{prefix}-type": "external",  # handled by the AWS Load Balancer Controller, not the legacy in-tree code
@@ -26,18 +26,18 @@ def nlb_annotations(config: EnvironmentConfig) -> dict[str, str]:
         f"{prefix}-healthcheck-protocol": "http",
         f"{prefix}-healthcheck-path": "/health",
     }
-    if config.exposure.certificate_arn:
-        annotations |= {f"{prefix}-ssl-cert": config.exposure.certificate_arn, f"{prefix}-ssl-ports": "443"}
+    if exposure.certificate_arn:
+        annotations |= {f"{prefix}-ssl-cert": exposure.certificate_arn, f"{prefix}-ssl-ports": "443"}
     return annotations
 
 
-def alb_annotations(config: EnvironmentConfig) -> dict[str, str]:
+def alb_annotations(exposure: ExposureConfig) -> dict[str, str]:
     prefix = "alb.ingress.kubernetes.io"
     return {
-        f"{prefix}/scheme": "internet-facing" if config.exposure.public else "internal",
+        f"{prefix}/scheme": "internet-facing" if exposure.public else "internal",
         f"{prefix}/target-type": "ip",
         f"{prefix}/listen-ports": json.dumps([{"HTTPS": 443}]),
-        f"{prefix}/certificate-arn": config.exposure.certificate_arn or "",
+        f"{prefix}/certificate-arn": exposure.certificate_arn or "",
         f"{prefix}/ssl-policy": TLS_POLICY,
         f"{prefix}/load-balancer-attributes": f"idle_timeout.timeout_seconds={IDLE_TIMEOUT_SECONDS}",
         f"{prefix}/healthcheck-path": "/health",
@@ -46,12 +46,16 @@ def alb_annotations(config: EnvironmentConfig) -> dict[str, str]:
 
 
 class ExposureChart(StandaloneChart):
-    def __init__(self, *, config: EnvironmentConfig) -> None:
+    """`hosts` maps each model's name to its ALB host; `vpc_cidr` is where load balancers connect from."""
+
+    def __init__(
+        self, *, models: list[ModelConfig], exposure: ExposureConfig, vpc_cidr: str, hosts: dict[str, str]
+    ) -> None:
         super().__init__("exposure")
-        self.config = config
-        mode = config.exposure.mode
+        self.models, self.exposure, self.vpc_cidr, self.hosts = models, exposure, vpc_cidr, hosts
+        mode = exposure.mode
         if mode is ExposureMode.INTERNAL_NLB:
-            for model in config.models:
+            for model in models:
                 self._load_balancer_service(model.name)
         if mode is ExposureMode.ALB:
             self._ingress()
@@ -62,7 +66,7 @@ class ExposureChart(StandaloneChart):
 
     def _load_balancer_service(self, model_name: str) -> cdk8s.ApiObject:
         ports: list[dict[str, Any]] = [{"name": "http", "port": SERVICE_PORT, "targetPort": "http"}]
-        if self.config.exposure.certificate_arn:
+        if self.exposure.certificate_arn:
             ports.append({"name": "https", "port": 443, "targetPort": "http"})
         return api_object(
             self,
@@ -73,7 +77,7 @@ class ExposureChart(StandaloneChart):
                 "name": f"vllm-{model_name}-nlb",
                 "namespace": NAMESPACE,
                 "labels": self._labels(model_name),
-                "annotations": nlb_annotations(self.config),
+                "annotations": nlb_annotations(self.exposure),
             },
             spec={"type": "LoadBalancer", "selector": model_selector(model_name), "ports": ports},
         )
@@ -81,7 +85,7 @@ class ExposureChart(StandaloneChart):
     def _ingress(self) -> cdk8s.ApiObject:
         rules = [
             {
-                "host": self.config.model_host(model),
+                "host": self.hosts[model.name],
                 "http": {
                     "paths": [
                         {
@@ -92,7 +96,7 @@ class ExposureChart(StandaloneChart):
                     ]
                 },
             }
-            for model in self.config.models
+            for model in self.models
         ]
         return api_object(
             self,
@@ -103,7 +107,7 @@ class ExposureChart(StandaloneChart):
                 "name": "vllm",
                 "namespace": NAMESPACE,
                 "labels": self._labels("all-models"),
-                "annotations": alb_annotations(self.config),
+                "annotations": alb_annotations(self.exposure),
             },
             spec={"ingressClassName": "alb", "rules": rules},
         )
@@ -115,9 +119,9 @@ class ExposureChart(StandaloneChart):
         the VPC CIDR is allowed; kubelet probes from the node are always allowed by the VPC CNI.
         """
         sources: list[dict[str, Any]] = [{"namespaceSelector": {"matchLabels": CLIENT_NAMESPACE_LABEL}}]
-        cidrs = list(self.config.exposure.client_cidrs)
-        if self.config.exposure.load_balanced:
-            cidrs.insert(0, self.config.network.vpc_cidr)
+        cidrs = list(self.exposure.client_cidrs)
+        if self.exposure.load_balanced:
+            cidrs.insert(0, self.vpc_cidr)
         sources += [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
         return api_object(
             self,

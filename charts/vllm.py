@@ -1,16 +1,16 @@
 """vLLM: one Deployment, Service and PodDisruptionBudget per configured model, in their own namespace."""
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
 import cdk8s_plus_36 as kplus
 
-from charts.capacity import surge_first
 from charts.common import PART_OF_LABEL, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
-from config.model import EnvironmentConfig, ModelConfig
+from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
-from config.secrets import API_KEY_FILE, HF_TOKEN_FILE, mounted_secrets
+from config.secrets import API_KEY_FILE, HF_TOKEN_FILE
 from config.versions import VLLM_IMAGE, Image
 
 NAMESPACE = "vllm"
@@ -65,9 +65,18 @@ def vllm_args(model: ModelConfig) -> list[str]:
     ]  # fmt: skip
 
 
-def rollout_strategy(config: EnvironmentConfig, model: ModelConfig) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ModelServer:
+    """One model's Deployment as decided above the chart: who owns replicas, and whether a spare GPU exists."""
+
+    model: ModelConfig
+    replicas: int | None  # None: an autoscaler owns the count, so the Deployment leaves it out
+    surge_first: bool
+
+
+def rollout_strategy(server: ModelServer) -> dict[str, Any]:
     """Surge-first where a spare GPU exists; otherwise stop-first, because a surge pod would wait forever."""
-    if surge_first(config, model):
+    if server.surge_first:
         # A model server takes minutes to warm up: start the new pod before stopping the old.
         return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
@@ -78,13 +87,17 @@ def _probe(period: int, failures: int) -> dict[str, Any]:
 
 
 class VllmChart(StandaloneChart):
-    """The model servers, with their Hugging Face token and api key mounted from Secrets Manager."""
+    """The model servers, with their Hugging Face token and api key mounted from Secrets Manager.
 
-    def __init__(self, *, config: EnvironmentConfig, image: Image = VLLM_IMAGE) -> None:
+    `secrets` maps a file name under the mount to its Secrets Manager name, read in `region`.
+    """
+
+    def __init__(
+        self, *, servers: list[ModelServer], secrets: dict[str, str], region: str, image: Image = VLLM_IMAGE
+    ) -> None:
         super().__init__("vllm")
-        self.config = config
-        models = config.models
-        self.secrets = mounted_secrets(config)
+        self.region = region
+        self.secrets = secrets
         self.namespace_object = kplus.Namespace(
             self, "Namespace", metadata={"name": NAMESPACE, "labels": PART_OF_LABEL}
         )
@@ -98,9 +111,10 @@ class VllmChart(StandaloneChart):
         if self.secrets:
             workloads.append(self._secret_provider_class())
         self.deployments: dict[str, cdk8s.ApiObject] = {}
-        for model in models:
+        for server in servers:
+            model = server.model
             labels = recommended_labels(APP, model.name, component="model-server", version=image.tag)
-            self.deployments[model.name] = self._deployment(model, labels, image)
+            self.deployments[model.name] = self._deployment(server, labels, image)
             workloads += [
                 self.deployments[model.name],
                 self._service(model, labels),
@@ -127,12 +141,13 @@ class VllmChart(StandaloneChart):
                 "parameters": {
                     "objects": json.dumps(objects),
                     "usePodIdentity": "true",
-                    "region": self.config.region,
+                    "region": self.region,
                 },
             },
         )
 
-    def _deployment(self, model: ModelConfig, labels: dict[str, str], image: Image) -> cdk8s.ApiObject:
+    def _deployment(self, server: ModelServer, labels: dict[str, str], image: Image) -> cdk8s.ApiObject:
+        model = server.model
         gpus = str(model.gpus)
         memory = f"{model.memory_gib}Gi"
         env = [{"name": "HF_HOME", "value": HF_CACHE}]
@@ -168,10 +183,10 @@ class VllmChart(StandaloneChart):
             kind="Deployment",
             metadata={"name": deployment_name(model), "namespace": NAMESPACE, "labels": labels},
             spec={
-                "replicas": model.replicas,
+                **({"replicas": server.replicas} if server.replicas is not None else {}),
                 "revisionHistoryLimit": 3,
                 "selector": {"matchLabels": model_selector(model.name)},
-                "strategy": rollout_strategy(self.config, model),
+                "strategy": rollout_strategy(server),
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {

@@ -20,8 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from config.catalog import InstanceSpec, gpu_instances
 from config.versions import IMAGES, Image
+from planning.catalog import InstanceSpec, gpu_instances
 
 # AWS's documentation example account: the shipped prod.yaml names it so a fork must set its own.
 PLACEHOLDER_ACCOUNT = "123456789012"
@@ -188,7 +188,7 @@ class GpuNodeGroupConfig(NodeGroupSize):
     instance_types: list[InstanceTypeName] = Field(
         default=["g5.2xlarge"],
         min_length=1,
-        description="GPU instance types (from config/data/gpu_instances.yaml). All must carry the same GPU count.",
+        description="GPU instance types (from planning/data/gpu_instances.yaml). All must carry the same GPU count.",
     )
     capacity_type: CapacityType = Field(
         default=CapacityType.ON_DEMAND, description="`on_demand`, or `spot` (cheaper, reclaimed at 2 minutes' notice)."
@@ -219,7 +219,7 @@ class GpuNodeGroupConfig(NodeGroupSize):
             families = sorted({name.split(".")[0] for name in known})
             raise ValueError(
                 f"{unknown} carry no NVIDIA GPU this app knows; pick instance types of the families "
-                f"{', '.join(families)} (or add the type to config/data/gpu_instances.yaml)"
+                f"{', '.join(families)} (or add the type to planning/data/gpu_instances.yaml)"
             )
         if len(set(values)) != len(values):
             raise ValueError(f"instance_types lists a type twice: {values}")
@@ -300,7 +300,7 @@ class ModelConfig(Strict):
     )
     architecture: str | None = Field(
         default=None,
-        description="Row of config/data/model_architectures.yaml that sizes this model; empty: found by model_id.",
+        description="Row of planning/data/model_architectures.yaml that sizes this model; empty: found by model_id.",
     )
     quantization: Literal["fp8"] | None = Field(
         default=None, description="`--quantization fp8`: FP8 weights, about half the memory of bf16."

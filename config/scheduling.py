@@ -21,3 +21,11 @@ class Taint:
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_TAINT = Taint(key=GPU_RESOURCE, value="present", effect="NoSchedule")
 GPU_NODE_LABELS: dict[str, str] = {"workload": "llm-inference"}
+
+
+# What the GPU-node agents we render request: their charts request exactly this, and the fit check
+# subtracts it from every GPU node's allocatable capacity before a model's pod is placed there.
+GPU_NODE_AGENT_REQUESTS: dict[str, dict[str, str]] = {
+    "nvidia-device-plugin": {"cpu": "50m", "memory": "64Mi"},
+    "dcgm-exporter": {"cpu": "100m", "memory": "256Mi"},
+}

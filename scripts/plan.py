@@ -4,7 +4,7 @@
     python -m scripts.plan --env prod --json
 
 Sizes each model of the environment on the smallest GPU instance its node group may launch, from
-config/data/ (instance and model facts, with their sources) and the `plan:` assumptions of the
+planning/data/ (instance and model facts, with their sources) and the `plan:` assumptions of the
 environment file, every one of which is printed with its value. Exit 0: every model fits; 1: one
 does not (the reason says what to change); 2: the environment file is wrong.
 """
@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from config import ConfigError, EnvironmentConfig, load_environment
-from config.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment
+from planning.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment
 
 
 def sizing_numbers(sizing: Sizing) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def plan_document(config: EnvironmentConfig, plans: list[ModelPlan]) -> dict[str
         "assumptions": {
             **config.plan.model_dump(),
             "hours_per_month": HOURS_PER_MONTH,
-            "prices": "Linux on-demand, us-east-1, from config/data/gpu_instances.yaml",
+            "prices": "Linux on-demand, us-east-1, from planning/data/gpu_instances.yaml",
         },
         "models": models,
     }
@@ -147,7 +147,7 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
     for key, value in config.plan.model_dump().items():
         assumptions.add_row(key, str(value))
     assumptions.add_row("hours per month", str(HOURS_PER_MONTH))
-    assumptions.add_row("prices", "on-demand us-east-1, config/data/gpu_instances.yaml")
+    assumptions.add_row("prices", "on-demand us-east-1, planning/data/gpu_instances.yaml")
     console.print(assumptions)
 
 

@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from aws_cdk import Annotations, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from charts.capacity import deployability, refusal
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
 from config.secrets import API_KEY_FILE, HF_TOKEN_FILE, mounted_secrets
+from planning.fit import deployability, refusal
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
 from stacks.network_stack import NetworkStack

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from charts.capacity import node_budget
 from config import ConfigError, EnvironmentConfig
-from config.catalog import gpu_instances
+from planning.catalog import gpu_instances
+from planning.kubelet import node_budget
 from tests.conftest import ROOT, load, normalized, synthesize
 
 

@@ -12,9 +12,9 @@ from aws_cdk.assertions import Annotations, Match
 from rich.console import Console
 
 from config import ConfigError, EnvironmentConfig
-from config.catalog import gpu_instances, model_architectures
 from config.model import ModelConfig, PlanConfig
-from config.sizing import plan_environment, plan_model
+from planning.catalog import gpu_instances, model_architectures
+from planning.sizing import plan_environment, plan_model
 from scripts import plan as plan_script
 from tests.conftest import ENVIRONMENTS, ROOT, load, synthesize
 

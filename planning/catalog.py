@@ -1,4 +1,4 @@
-"""Facts about GPU instance types, read from config/data/gpu_instances.yaml."""
+"""Facts about GPU instance types, read from planning/data/gpu_instances.yaml."""
 
 from functools import cache
 from pathlib import Path

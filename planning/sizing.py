@@ -13,8 +13,9 @@ Decoding one token reads every weight once, so one sequence decodes at most at
 
 from dataclasses import dataclass, field, replace
 
-from config.catalog import BYTES_PER_DTYPE, InstanceSpec, ModelArchitecture, architecture_for, model_architectures
 from config.model import EnvironmentConfig, ModelConfig, PlanConfig
+from planning.catalog import BYTES_PER_DTYPE, InstanceSpec, ModelArchitecture, architecture_for, model_architectures
+from planning.findings import Finding, Kind, Severity, messages, problem, warning
 
 GIB = 1024**3
 HOURS_PER_MONTH = 730
@@ -117,8 +118,15 @@ class ModelPlan:
     model: ModelConfig
     sizing: Sizing | None
     what_ifs: dict[str, Sizing] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[str]:
+        return messages(self.findings, Severity.PROBLEM)
+
+    @property
+    def warnings(self) -> list[str]:
+        return messages(self.findings, Severity.WARNING)
 
 
 def architecture_of(model: ModelConfig) -> ModelArchitecture | None:
@@ -151,30 +159,39 @@ def _what_ifs(sizing: Sizing) -> dict[str, Sizing]:
     return {name: replace(sizing, layout=variant) for name, variant in variants.items() if variant != layout}
 
 
-def _refusals(where: str, sizing: Sizing) -> list[str]:
+def _refusals(where: str, sizing: Sizing) -> list[Finding]:
     arch, layout, instance = sizing.architecture, sizing.layout, sizing.instance
     gpu = f"{instance.name} ({instance.gpu}, {instance.gpu_spec.visible_memory_mib / 1024:.1f} GiB visible)"
     problems = []
     if layout.max_model_len > arch.max_context:
         problems.append(
-            f"{where} asks max_model_len {layout.max_model_len} but {arch.name} supports {arch.max_context} tokens; "
-            f"lower max_model_len to {arch.max_context} or serve a longer-context model"
+            problem(
+                Kind.CONTEXT_TOO_LONG,
+                f"{where} asks max_model_len {layout.max_model_len} but {arch.name} supports {arch.max_context} tokens; "
+                f"lower max_model_len to {arch.max_context} or serve a longer-context model",
+            )
         )
     if sizing.weights_per_gpu_gib + sizing.plan.runtime_overhead_gib >= sizing.budget_gib:
         problems.append(
-            f"{where}: {arch.name} weights need {sizing.weights_per_gpu_gib:.1f} GiB per GPU (plus "
-            f"{sizing.plan.runtime_overhead_gib:g} GiB runtime) but {gpu} gives vLLM {sizing.budget_gib:.1f} GiB at "
-            f"gpu_memory_utilization {layout.gpu_memory_utilization:.2f}; use FP8 weights (quantization: fp8, "
-            f"{replace(sizing, layout=replace(layout, weight_bytes=1)).weights_per_gpu_gib:.1f} GiB), more GPUs "
-            "(tensor_parallel_size) or a bigger GPU"
+            problem(
+                Kind.WEIGHTS_DO_NOT_FIT,
+                f"{where}: {arch.name} weights need {sizing.weights_per_gpu_gib:.1f} GiB per GPU (plus "
+                f"{sizing.plan.runtime_overhead_gib:g} GiB runtime) but {gpu} gives vLLM {sizing.budget_gib:.1f} GiB at "
+                f"gpu_memory_utilization {layout.gpu_memory_utilization:.2f}; use FP8 weights (quantization: fp8, "
+                f"{replace(sizing, layout=replace(layout, weight_bytes=1)).weights_per_gpu_gib:.1f} GiB), more GPUs "
+                "(tensor_parallel_size) or a bigger GPU",
+            )
         )
     elif sizing.kv_tokens < layout.max_model_len:
         needed = layout.max_model_len * sizing.kv_bytes_per_token_per_gpu / GIB
         problems.append(
-            f"{where}: one sequence of max_model_len {layout.max_model_len} needs {needed:.1f} GiB of KV cache per "
-            f"GPU but {gpu} has {max(sizing.kv_cache_gib, 0):.1f} GiB left after {sizing.weights_per_gpu_gib:.1f} GiB "
-            f"of weights ({sizing.kv_tokens} tokens); lower max_model_len to at most {sizing.kv_tokens}, use "
-            "kv_cache_dtype: fp8 (twice the tokens), quantization: fp8, or a bigger instance type"
+            problem(
+                Kind.NO_ROOM_FOR_ONE_SEQUENCE,
+                f"{where}: one sequence of max_model_len {layout.max_model_len} needs {needed:.1f} GiB of KV cache per "
+                f"GPU but {gpu} has {max(sizing.kv_cache_gib, 0):.1f} GiB left after {sizing.weights_per_gpu_gib:.1f} GiB "
+                f"of weights ({sizing.kv_tokens} tokens); lower max_model_len to at most {sizing.kv_tokens}, use "
+                "kv_cache_dtype: fp8 (twice the tokens), quantization: fp8, or a bigger instance type",
+            )
         )
     return problems
 
@@ -185,19 +202,27 @@ def plan_model(where: str, model: ModelConfig, instance: InstanceSpec, plan: Pla
         return ModelPlan(
             model=model,
             sizing=None,
-            warnings=[
-                f"{where}: no architecture facts for '{model.model_id}', so it is not sized; add a row to "
-                "config/data/model_architectures.yaml (or set architecture:) to check that it fits"
+            findings=[
+                warning(
+                    Kind.UNSIZED_MODEL,
+                    f"{where}: no architecture facts for '{model.model_id}', so it is not sized; add a row to "
+                    "planning/data/model_architectures.yaml (or set architecture:) to check that it fits",
+                )
             ],
         )
     sizing = Sizing(architecture=architecture, instance=instance, layout=layout_of(model, architecture), plan=plan)
-    result = ModelPlan(model=model, sizing=sizing, what_ifs=_what_ifs(sizing), problems=_refusals(where, sizing))
+    result = ModelPlan(model=model, sizing=sizing, what_ifs=_what_ifs(sizing), findings=_refusals(where, sizing))
     if not result.problems and sizing.max_concurrency < plan.min_concurrency:
-        result.warnings.append(
-            f"{where}: only {sizing.max_concurrency:.2f} sequences of {model.max_model_len} tokens fit in the KV "
-            f"cache ({sizing.kv_tokens} tokens), below plan.min_concurrency {plan.min_concurrency}; longer requests "
-            f"queue. kv_cache_dtype: fp8 gives {sizing.max_concurrency * 2:.2f}, half the context "
-            f"{sizing.max_concurrency * 2:.2f}"
+        severity = Severity.PROBLEM if plan.fail_below_min_concurrency else Severity.WARNING
+        result.findings.append(
+            Finding(
+                Kind.LOW_CONCURRENCY,
+                severity,
+                f"{where}: only {sizing.max_concurrency:.2f} sequences of {model.max_model_len} tokens fit in the KV "
+                f"cache ({sizing.kv_tokens} tokens), below plan.min_concurrency {plan.min_concurrency}; longer requests "
+                f"queue. kv_cache_dtype: fp8 gives {sizing.max_concurrency * 2:.2f}, half the context "
+                f"{sizing.max_concurrency * 2:.2f}",
+            )
         )
     return result
 
@@ -211,16 +236,6 @@ def plan_environment(config: EnvironmentConfig) -> list[ModelPlan]:
     ]
 
 
-def fit_refusals(config: EnvironmentConfig) -> tuple[list[str], list[str]]:
-    """(problems that stop synth, warnings) for every model; low concurrency stops synth when configured."""
-    problems: list[str] = []
-    warnings: list[str] = []
-    for model_plan in plan_environment(config):
-        problems += model_plan.problems
-        low_concurrency = [w for w in model_plan.warnings if "plan.min_concurrency" in w]
-        if config.plan.fail_below_min_concurrency:
-            problems += low_concurrency
-            warnings += [w for w in model_plan.warnings if w not in low_concurrency]
-        else:
-            warnings += model_plan.warnings
-    return problems, warnings
+def model_findings(config: EnvironmentConfig) -> list[Finding]:
+    """Every model's sizing findings; low concurrency is a problem when plan.fail_below_min_concurrency."""
+    return [finding for model_plan in plan_environment(config) for finding in model_plan.findings]
