@@ -8,8 +8,9 @@ from charts.common import (
     recommended_labels,
     selector_labels,
 )
+from config.images import Image
 from config.scheduling import GPU_NODE_AGENT_REQUESTS
-from config.versions import DCGM_EXPORTER_IMAGE, Image
+from config.versions import DCGM_EXPORTER_IMAGE
 
 NAME = "dcgm-exporter"
 NAMESPACE = "gpu-monitoring"

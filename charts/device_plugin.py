@@ -6,8 +6,9 @@ group is built from, so the two cannot drift apart.
 """
 
 from charts.common import StandaloneChart, gpu_node_daemon_set, recommended_labels
+from config.images import Image
 from config.scheduling import GPU_NODE_AGENT_REQUESTS
-from config.versions import DEVICE_PLUGIN_IMAGE, Image
+from config.versions import DEVICE_PLUGIN_IMAGE
 
 NAME = "nvidia-device-plugin"
 NAMESPACE = "kube-system"  # beside the other node agents, as in upstream's static manifest

@@ -8,7 +8,7 @@ import cdk8s
 from charts.common import StandaloneChart, api_object, recommended_labels
 from charts.vllm import APP, HTTP_PORT, NAMESPACE, SERVICE_PORT, deployment_name, model_selector
 from config.model import ExposureConfig, ExposureMode, ModelConfig
-from config.versions import VLLM_IMAGE
+from config.vllm import VLLM_IMAGE
 
 # Longer than any streamed completion is expected to run: the ALB default (60 s) cuts them mid-sentence.
 IDLE_TIMEOUT_SECONDS = 300

@@ -8,10 +8,11 @@ import cdk8s
 import cdk8s_plus_36 as kplus
 
 from charts.common import PART_OF_LABEL, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from config.images import Image
 from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
 from config.secrets import API_KEY_FILE, HF_TOKEN_FILE
-from config.versions import VLLM_IMAGE, Image
+from config.vllm import VLLM_IMAGE
 
 NAMESPACE = "vllm"
 SERVICE_ACCOUNT = "vllm"

@@ -12,8 +12,8 @@ from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
 from components.workload_access import ExternallySetSecret
+from config.images import PULL_THROUGH_UPSTREAMS, Image
 from config.secrets import pull_through_secret_name
-from config.versions import PULL_THROUGH_UPSTREAMS, Image
 
 KEEP_TAGGED_IMAGES = 10
 

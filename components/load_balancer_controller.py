@@ -4,10 +4,12 @@ from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
 from components.nag import acknowledge
+from config.versions import LOAD_BALANCER_CONTROLLER_VERSION
 
-# v3.2.2: the newest release aws-cdk-lib 2.275 ships together with its matching IAM policy, so the
-# controller's permissions are AWS-maintained rather than a hand-copied policy document that drifts.
-CONTROLLER_VERSION = eks.AlbControllerVersion.V3_2_2
+# aws-cdk-lib's constant for the pinned version carries the matching AWS-maintained IAM policy.
+CONTROLLER_VERSION: eks.AlbControllerVersion = getattr(
+    eks.AlbControllerVersion, "V" + LOAD_BALANCER_CONTROLLER_VERSION.removeprefix("v").replace(".", "_")
+)
 
 
 class LoadBalancerController(Construct):

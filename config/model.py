@@ -20,7 +20,9 @@ from pydantic import (
     model_validator,
 )
 
-from config.versions import IMAGES, Image
+from config.images import Image
+from config.versions import IMAGES
+from config.vllm import FAMILY_TOOL_PARSERS, MANAGED_VLLM_FLAGS, TOOL_CALL_PARSERS
 from planning.catalog import InstanceSpec, gpu_instances
 
 # AWS's documentation example account: the shipped prod.yaml names it so a fork must set its own.
@@ -236,33 +238,6 @@ class GpuNodeGroupConfig(NodeGroupSize):
         return [gpu_instances()[name] for name in self.instance_types]
 
 
-# vLLM flags the chart sets from typed fields; passing them again in extra_args would be ambiguous.
-MANAGED_VLLM_FLAGS = {
-    "--model",
-    "--served-model-name",
-    "--max-model-len",
-    "--gpu-memory-utilization",
-    "--tensor-parallel-size",
-    "--port",
-    "--host",
-    "--api-key",
-    "--enable-auto-tool-choice",
-    "--tool-call-parser",
-    "--quantization",
-    "--kv-cache-dtype",
-}
-# Tool-call parsers built into the pinned vLLM release (`vllm serve --help=tool-call-parser`).
-TOOL_CALL_PARSERS = {
-    "deepseek_v3", "granite", "hermes", "internlm", "jamba", "llama3_json", "llama4_json",
-    "llama4_pythonic", "mistral", "phi4_mini_json", "pythonic", "qwen3_coder", "qwen3_xml", "xlam",
-}  # fmt: skip
-# The parser for each model family, matched against the lower-cased model id.
-FAMILY_TOOL_PARSERS = {
-    r"llama-?3": "llama3_json",
-    r"llama-?4": "llama4_pythonic",
-    r"mi[sx]tral": "mistral",
-    r"qwen": "hermes",
-}
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 
 

@@ -33,6 +33,8 @@ def _type_name(annotation: object) -> str:
         return _type_name(args[0])
     if origin in (typing.Union, types.UnionType):
         return " or ".join("null" if arg is type(None) else _type_name(arg) for arg in args)
+    if origin is typing.Literal:
+        return " / ".join(f"`{value}`" for value in args)
     if origin is list:
         return f"list of {_type_name(args[0])}"
     if origin is dict:

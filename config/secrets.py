@@ -2,8 +2,9 @@
 and the deploy guard, `make secrets` and the deploy pre-check check the ones a person must set.
 """
 
+from config.images import PULL_THROUGH_UPSTREAMS
 from config.model import EnvironmentConfig
-from config.versions import IMAGES, PULL_THROUGH_UPSTREAMS
+from config.versions import IMAGES
 from functions.guards.secrets import DOCKER_HUB, HF_TOKEN, SecretSpec
 
 # File names under the vLLM pod's secrets mount.

@@ -4,7 +4,8 @@ Bumping a version is a one-line change here; tests assert that the
 Kubernetes version, the kubectl layer and the cdk8s-plus package agree.
 """
 
-from dataclasses import dataclass
+from config.images import Image
+from config.vllm import VLLM_IMAGE  # the vLLM pin lives with what that release accepts
 
 # The newest minor that EKS standard support (1.36 since 2026-06, standard support
 # to 2027-08), aws-cdk-lib's KubernetesVersion, the aws-cdk.lambda-layer-kubectl-v36
@@ -30,48 +31,14 @@ ADDON_VERSIONS: dict[str, str] = {
 }
 
 
+# AWS Load Balancer Controller v3.2.2: the newest release aws-cdk-lib 2.275 ships together with its
+# matching IAM policy, so the controller's permissions are AWS-maintained, not a hand-copied document.
+LOAD_BALANCER_CONTROLLER_VERSION = "v3.2.2"
+
 # The deploy-time guards' runtime (functions/guards): the newest Python Lambda runs, so cdk-nag's
 # latest-runtime rule holds; the guards use only the standard library and the runtime's boto3.
 LAMBDA_PYTHON_RUNTIME = "python3.14"
 
-# Upstream registries an ECR pull-through cache rule can front, by registry host, with the
-# repository prefix the cache uses. nvcr.io (NVIDIA NGC) is not one of them.
-PULL_THROUGH_UPSTREAMS = {"docker.io": ("docker-hub", "registry-1.docker.io")}
-
-
-@dataclass(frozen=True)
-class Image:
-    """A container image pinned by tag; `registry` is what a mirror (ECR) replaces."""
-
-    registry: str
-    repository: str
-    tag: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.registry}/{self.repository}:{self.tag}"
-
-    @property
-    def mirror_prefix(self) -> str | None:
-        """The pull-through cache prefix for this image's registry, or None where ECR cannot mirror it."""
-        upstream = PULL_THROUGH_UPSTREAMS.get(self.registry)
-        return upstream[0] if upstream else None
-
-    @property
-    def mirror_repository(self) -> str:
-        return f"{self.mirror_prefix}/{self.repository}"
-
-    def mirrored(self, account: str, region: str) -> "Image":
-        """The same image served from the account's ECR, or itself where ECR cannot mirror its registry."""
-        if not self.mirror_prefix:
-            return self
-        return Image(f"{account}.dkr.ecr.{region}.amazonaws.com", self.mirror_repository, self.tag)
-
-
-# vLLM 0.31.0 (2026-10): the newest release with a published, widely used image. Since 0.20 the
-# unsuffixed image is built on CUDA 13, which needs NVIDIA driver >= 580: the EKS AL2023 NVIDIA
-# AMI ships the 580 branch. Never `latest`: a model-server upgrade is a tested change.
-VLLM_IMAGE = Image("docker.io", "vllm/vllm-openai", "v0.31.0")
 # NVIDIA device plugin v0.20.0 (2026-08): newest upstream release tag; no privileges needed.
 DEVICE_PLUGIN_IMAGE = Image("nvcr.io", "nvidia/k8s-device-plugin", "v0.20.0")
 # DCGM exporter 4.5.3-4.8.2 (DCGM 4.5.3, exporter 4.8.2): newest upstream release; the

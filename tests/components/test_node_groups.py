@@ -1,0 +1,36 @@
+"""components/node_groups.py on its own: the GPU group's scheduling contract and hardened launch template."""
+
+from aws_cdk import Stack
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk.assertions import Template
+
+from components.node_groups import GpuNodeGroup, SystemNodeGroup
+from config.model import GpuNodeGroupConfig, SystemNodeGroupConfig
+from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
+
+
+def test_gpu_group_is_tainted_labelled_and_hardened(stack: Stack, cluster: eks.ICluster):
+    GpuNodeGroup(stack, "Gpu", cluster=cluster, config=GpuNodeGroupConfig(instance_types=["g6.xlarge"], max_size=2))
+    template = Template.from_stack(stack)
+    (group,) = template.find_resources("AWS::EKS::Nodegroup").values()
+    properties = group["Properties"]
+    assert properties["AmiType"] == "AL2023_x86_64_NVIDIA"
+    assert properties["Labels"] == GPU_NODE_LABELS
+    assert properties["Taints"] == [{"Key": GPU_TAINT.key, "Value": GPU_TAINT.value, "Effect": "NO_SCHEDULE"}]
+    assert properties["InstanceTypes"] == ["g6.xlarge"]
+    assert properties["NodeRepairConfig"] == {"Enabled": True}
+    (launch_template,) = template.find_resources("AWS::EC2::LaunchTemplate").values()
+    data = launch_template["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
+    assert data["BlockDeviceMappings"][0]["Ebs"] == {"VolumeSize": 200, "VolumeType": "gp3", "Encrypted": True}
+
+
+def test_system_group_has_no_taint_and_a_small_encrypted_root(stack: Stack, cluster: eks.ICluster):
+    SystemNodeGroup(stack, "System", cluster=cluster, config=SystemNodeGroupConfig())
+    template = Template.from_stack(stack)
+    (group,) = template.find_resources("AWS::EKS::Nodegroup").values()
+    assert "Taints" not in group["Properties"] and group["Properties"]["CapacityType"] == "ON_DEMAND"
+    (launch_template,) = template.find_resources("AWS::EC2::LaunchTemplate").values()
+    data = launch_template["Properties"]["LaunchTemplateData"]
+    assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+    assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
