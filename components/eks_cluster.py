@@ -1,6 +1,7 @@
 """The EKS control plane: pinned version, audit logging, KMS-encrypted secrets, scoped endpoint."""
 
-from typing import Any, cast
+import hashlib
+from typing import cast
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -10,8 +11,8 @@ from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
 
 from components.nag import acknowledge, invoke_any_version, managed_policy
+from config.addons import ADDON_CONFIGURATION
 from config.model import ClusterConfig, EndpointAccess
-from config.scheduling import GPU_TAINT
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
 
 CONTROL_PLANE_LOGS = [
@@ -21,31 +22,6 @@ CONTROL_PLANE_LOGS = [
     eks.ClusterLoggingTypes.CONTROLLER_MANAGER,
     eks.ClusterLoggingTypes.SCHEDULER,
 ]
-
-# How often the Secrets Store CSI driver re-reads mounted secrets. A value fixed after a pod started
-# (a Hugging Face token put in late) reaches the mounted file within this interval, and a crash-looping
-# server picks it up on its next restart. Cost: one GetSecretValue per mounted secret per pod per poll,
-# about 2 x 22,000 calls a month per pod at 2 minutes, roughly $0.22 at $0.05 per 10,000 calls.
-SECRET_ROTATION_POLL = "2m"
-
-# Add-on settings that differ from EKS defaults, and why.
-ADDON_CONFIGURATION: dict[str, dict[str, Any]] = {
-    # The node agent enforces Kubernetes NetworkPolicy, so vLLM can be fenced off.
-    "vpc-cni": {"enableNetworkPolicy": "true"},
-    "aws-secrets-store-csi-driver-provider": {
-        # The AWS provider must run where vLLM mounts its secrets: on the tainted GPU nodes (its
-        # chart tolerates nothing by default; the CSI driver itself tolerates every taint).
-        "tolerations": [GPU_TAINT.toleration()],
-        # Rotation is off by default upstream; the driver is a sub-chart of the add-on's chart.
-        "secrets-store-csi-driver": {"enableSecretRotation": True, "rotationPollInterval": SECRET_ROTATION_POLL},
-    },
-    # GPU health is what node auto-repair reacts to. The agent watches every node (upstream's default,
-    # stated so it cannot drift); its DCGM server tolerates nothing by default and must reach the GPUs.
-    "eks-node-monitoring-agent": {
-        "nodeAgent": {"tolerations": [{"operator": "Exists"}]},
-        "dcgmAgent": {"tolerations": [GPU_TAINT.toleration()]},
-    },
-}
 
 
 class InferenceCluster(Construct):
@@ -88,8 +64,7 @@ class InferenceCluster(Construct):
             "AmazonEKSClusterAdminPolicy", access_scope_type=eks.AccessScopeType.CLUSTER
         )
         for principal in admin_principals:
-            # The id names the principal, so adding or reordering principals never replaces another's entry.
-            self.cluster.grant_access(f"Admin-{principal.split(':', 5)[-1].replace('/', '-')}", principal, [admin])
+            self.cluster.grant_access(access_entry_id(principal), principal, [admin])
 
     def _acknowledge_kubectl_provider(self) -> None:
         """The kubectl handler is aws-cdk-lib's own construct; its runtime and roles are not ours to change."""
@@ -118,6 +93,13 @@ KUBECTL_ECR_PUBLIC_FINDING = (
     '{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":iam::aws:policy/AmazonElasticContainerRegistryPublicReadOnly"]]},'
     '{"Ref":"AWS::NoValue"}]}]'
 )
+
+
+def access_entry_id(principal: str) -> str:
+    """Names the principal (readable) and hashes its whole ARN (unique across paths and accounts), so adding
+    or reordering principals never replaces another's entry."""
+    digest = hashlib.sha256(principal.encode()).hexdigest()[:8]
+    return f"Admin-{principal.rsplit('/', 1)[-1]}-{digest}"
 
 
 def _endpoint_access(config: ClusterConfig) -> eks.EndpointAccess:

@@ -27,6 +27,7 @@ QUOTA_READ_ACTIONS = [
     "servicequotas:GetAWSDefaultServiceQuota",
     "eks:DescribeClusterVersions",
     "eks:DescribeAddonVersions",
+    "eks:DescribeAddonConfiguration",
 ]
 
 
@@ -94,7 +95,7 @@ class QuotaGuard(_Guard):
 class SecretsGuard(_Guard):
     """Fails the deploy, naming the secret and the command, when a secret a workload mounts is unset.
 
-    Reads each secret's description (its version stages), never its value.
+    It reads the values of exactly these secrets, as the pods will, and never logs or reports them.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, secrets: list[SecretSpec]) -> None:
@@ -112,9 +113,9 @@ class SecretsGuard(_Guard):
             scope,
             construct_id,
             handler="guards.handler.on_secrets_event",
-            description="Checks that every secret the model servers mount was set after the stack created it",
+            description="Checks that every secret the model servers mount holds a real value, not its placeholder",
             properties={"region": stack.region, "secrets": [spec.to_properties() for spec in secrets]},
-            statements=[iam.PolicyStatement(actions=["secretsmanager:DescribeSecret"], resources=arns)],
+            statements=[iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=arns)],
         )
         acknowledge(
             self,

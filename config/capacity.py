@@ -1,5 +1,8 @@
 """What an environment file asks of the account, in the form the quota guard and preflight take."""
 
+import json
+
+from config.addons import ADDON_CONFIGURATION
 from config.model import EnvironmentConfig
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
 from functions.guards.capacity import CapacityRequest
@@ -20,4 +23,6 @@ def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
         system_max_nodes=system.max_size,
         kubernetes_version=KUBERNETES_VERSION,
         addon_versions=dict(ADDON_VERSIONS),
+        # JSON text, so CloudFormation's stringification of custom-resource properties cannot retype it.
+        addon_configuration={name: json.dumps(values) for name, values in ADDON_CONFIGURATION.items()},
     )

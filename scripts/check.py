@@ -103,11 +103,16 @@ def deployer_principal(identity_arn: str, iam: Any) -> str:
             "Fix: set cluster.admin_principals to your role's ARN and cluster.grant_deployer: false, or sign in "
             "with a role."
         )
-    partition, account, role = match.groups()
+    _partition, account, role = match.groups()
     try:
         return str(iam.get_role(RoleName=role)["Role"]["Arn"])
-    except (ClientError, BotoCoreError):
-        return f"arn:{partition}:iam::{account}:role/{role}"
+    except (ClientError, BotoCoreError) as error:
+        # A guessed path-less ARN would fail the access entry after the control plane is up, and stay recorded.
+        raise ConfigError(
+            f"cannot read your role {role} in account {account} to name it in an access entry ({error}); an "
+            "IAM Identity Center role needs its full path. Fix: allow yourself iam:GetRole, or list the role's "
+            "ARN in cluster.admin_principals and set cluster.grant_deployer: false."
+        ) from None
 
 
 def record_deployer(env_name: str, principal: str, context_file: Path = CONTEXT_FILE) -> str:
@@ -139,7 +144,7 @@ def deploy_checks(config: EnvironmentConfig, clients: ClientFactory, *, secrets:
         granted = record_deployer(config.name, deployer_principal(identity["Arn"], clients("iam")), context_file)
     if secrets:
         try:
-            results = check_secrets(clients("secretsmanager"), human_secrets(config), read_values=True)
+            results = check_secrets(clients("secretsmanager"), human_secrets(config))
         except (ClientError, BotoCoreError) as error:
             raise ConfigError(f"cannot read the environment's secrets in {config.region}: {error}") from None
         failed = [result for result in results if result.status == FAIL]

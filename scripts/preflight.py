@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None, clients: ClientFactory | None = None, co
         results += run_checks(
             capacity_request(config), ec2=clients("ec2"), quotas=clients("service-quotas"), eks=clients("eks")
         )
-        results += check_secrets(clients("secretsmanager"), human_secrets(config), read_values=True)
+        results += check_secrets(clients("secretsmanager"), human_secrets(config))
     except (ConfigError, UsageError) as error:
         console.print(f"[red]error:[/red] {error}")
         return 2

@@ -95,7 +95,7 @@ def require_deployed(client: Any, specs: list[SecretSpec], config: EnvironmentCo
 
 def already_set(client: Any, spec: SecretSpec) -> bool:
     try:
-        return check_secret(client, spec, read_value=True).status == OK
+        return check_secret(client, spec).status == OK
     except client.exceptions.ResourceNotFoundException:  # exists, but has no current value at all
         return False
 

@@ -7,7 +7,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
-from config.secrets import API_KEY_FILE, HF_TOKEN_FILE, mounted_secrets
+from config.secrets import API_KEY_FILE, mounted_secrets
 from planning.fit import deployability, refusal
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
@@ -67,7 +67,9 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
     secrets_stack = SecretsStack(
         app,
         f"{prefix}-secrets",
-        hf_token_name=mounted.get(HF_TOKEN_FILE),
+        # Always, gated model or not: deleting it would schedule the name for deletion, and a later gated
+        # model could not create it again for up to 30 days (the token would be gone too).
+        hf_token_name=config.hf_token_secret_name,
         api_key_name=mounted.get(API_KEY_FILE),
         env=env,
         description=f"vLLM on EKS ({config.name}): Hugging Face token and api key (values set outside CloudFormation)",

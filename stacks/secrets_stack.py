@@ -21,21 +21,20 @@ class SecretsStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        hf_token_name: str | None,
+        hf_token_name: str,
         api_key_name: str | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.secrets: dict[str, secretsmanager.ISecret] = {}
-        if hf_token_name:
-            self.secrets[HF_TOKEN_FILE] = ExternallySetSecret(
-                self,
-                "HuggingFaceToken",
-                secret_name=hf_token_name,
-                description="Hugging Face access token for gated models; set it with make secrets",
-                rotation_reason="a Hugging Face token is rotated at Hugging Face; a rotation Lambda cannot mint one",
-                placeholder=PLACEHOLDER,
-            ).secret
+        self.secrets[HF_TOKEN_FILE] = ExternallySetSecret(
+            self,
+            "HuggingFaceToken",
+            secret_name=hf_token_name,
+            description="Hugging Face access token for gated models; set it with make secrets",
+            rotation_reason="a Hugging Face token is rotated at Hugging Face; a rotation Lambda cannot mint one",
+            placeholder=PLACEHOLDER,
+        ).secret
         if api_key_name:
             self.secrets[API_KEY_FILE] = GeneratedApiKey(self, "ApiKey", secret_name=api_key_name).secret
         for name, secret in self.secrets.items():

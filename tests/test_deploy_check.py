@@ -146,3 +146,25 @@ def test_the_recorded_deployer_gets_an_access_entry(tmp_path):
 def test_secret_stacks_include_the_shared_registry_only_when_mirroring():
     assert check.secret_stacks(load("dev")) == ["vllm-dev-secrets"]
     assert check.secret_stacks(load("prod")) == ["vllm-prod-secrets", "vllm-registry"]
+
+
+def test_a_role_whose_path_cannot_be_read_is_refused_not_guessed(aws):
+    """A path-less guess would fail the access entry after the control plane is up, and stay recorded."""
+    iam = aws.client("iam")
+    stub = Stubber(iam)
+    stub.add_client_error("get_role", "AccessDenied", http_status_code=403)
+    stub.activate()
+    with pytest.raises(ConfigError, match=r"iam:GetRole"):
+        check.deployer_principal("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_Dev_0123/me", iam)
+
+
+def test_access_entry_ids_are_unique_per_arn_and_stable():
+    from components.eks_cluster import access_entry_id
+
+    arns = [
+        "arn:aws:iam::111111111111:role/a/b",
+        "arn:aws:iam::111111111111:role/a-b",
+        "arn:aws:iam::222222222222:role/a/b",
+    ]
+    assert len({access_entry_id(arn) for arn in arns}) == 3
+    assert access_entry_id(arns[0]) == access_entry_id(arns[0]) and access_entry_id(arns[0]).startswith("Admin-b-")

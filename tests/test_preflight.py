@@ -1,6 +1,7 @@
 """Preflight and the quota guard (issue #5): moto for EC2 and STS, botocore's Stubber for Service Quotas and EKS."""
 
 import io
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from rich.console import Console
 
+from config.addons import ADDON_CONFIGURATION
 from config.versions import ADDON_VERSIONS
+from functions.guards.secrets import PLACEHOLDER
 from scripts import preflight
 from tests.conftest import ROOT
 
@@ -37,6 +40,7 @@ class FakeAccount:
         versions: list[dict] | None = None,
         addons: dict[str, list[str]] | None = None,
         secrets: dict[str, str] | None = None,
+        schemas: dict[str, str] | None = None,
     ) -> None:
         self.session = boto3.session.Session(region_name="us-east-1")
         secrets_manager = self.session.client("secretsmanager")
@@ -59,13 +63,23 @@ class FakeAccount:
             )
         if versions:  # the add-on builds are only checked once the Kubernetes version is available
             offered = addons if addons is not None else {name: [version] for name, version in ADDON_VERSIONS.items()}
-            for name in ADDON_VERSIONS:
+            for name, version in ADDON_VERSIONS.items():
                 builds = [{"addonVersion": build} for build in offered.get(name, [])]
                 self.eks_stub.add_response(
                     "describe_addon_versions",
                     {"addons": [{"addonName": name, "addonVersions": builds}]},
                     {"kubernetesVersion": "1.36", "addonName": name},
                 )
+                if name in ADDON_CONFIGURATION and version in offered.get(name, []):
+                    self.eks_stub.add_response(
+                        "describe_addon_configuration",
+                        {
+                            "addonName": name,
+                            "addonVersion": version,
+                            "configurationSchema": (schemas or {}).get(name, "{}"),
+                        },
+                        {"addonName": name, "addonVersion": version},
+                    )
         self.quota_stub.activate()
         self.eks_stub.activate()
 
@@ -131,13 +145,29 @@ def test_quota_uses_the_largest_allowed_instance_type(aws, tmp_path):
 def test_missing_or_placeholder_hf_token_fails_with_the_command(aws):
     for secrets in (
         {},
-        {"vllm-dev/huggingface-token": "unset: put the real value in with `make secrets ENV=<environment>`"},
+        {"vllm-dev/huggingface-token": PLACEHOLDER},
     ):
         account = FakeAccount(quotas={G_ON_DEMAND: 64, STANDARD: 1152}, versions=SUPPORTED, secrets=secrets)
         code, out = run(account, "--env", "dev")
         assert code == 1, out
         assert "FAIL secret vllm-dev/huggingface-token: run `make secrets ENV=dev`" in out
-        assert "hf_" not in out.replace("hf_ ", "")
+        assert "does not exist yet" in out if not secrets else "holds no value yet" in out
+
+
+def test_an_add_on_setting_its_build_does_not_accept_fails_before_the_deploy(aws):
+    strict = json.dumps(
+        {"type": "object", "additionalProperties": False, "properties": {"tolerations": {"type": "array"}}}
+    )
+    account = FakeAccount(
+        quotas={G_ON_DEMAND: 64, STANDARD: 1152},
+        versions=SUPPORTED,
+        schemas={"aws-secrets-store-csi-driver-provider": strict},
+    )
+    code, out = run(account, "--env", "dev")
+    assert code == 1, out
+    assert "FAIL add-on aws-secrets-store-csi-driver-provider configuration" in out
+    assert "secrets-store-csi-driver is not a setting of this add-on" in out
+    account.eks_stub.assert_no_pending_responses()
 
 
 def test_an_aws_api_error_is_a_usage_error_not_a_failed_check(aws):

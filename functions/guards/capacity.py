@@ -8,6 +8,7 @@ scripts/preflight.py runs it from a laptop before anything is created; the quota
 resource runs it inside `cdk deploy` before the control plane.
 """
 
+import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -46,6 +47,7 @@ class CapacityRequest:
     system_max_nodes: int
     kubernetes_version: str
     addon_versions: dict[str, str]
+    addon_configuration: dict[str, str]  # add-on name -> its configuration values, as JSON text
 
     def to_properties(self) -> dict[str, Any]:
         """Custom-resource properties (CloudFormation passes every scalar back as a string)."""
@@ -65,6 +67,7 @@ class CapacityRequest:
             system_max_nodes=int(properties["system_max_nodes"]),
             kubernetes_version=properties["kubernetes_version"],
             addon_versions=dict(properties["addon_versions"]),
+            addon_configuration=dict(properties.get("addon_configuration", {})),
         )
 
 
@@ -212,6 +215,8 @@ def _addon_checks(eks: Any, request: CapacityRequest) -> list[CheckResult]:
         check = f"add-on {name} {version}"
         if version in offered:
             results.append(CheckResult(check, OK, f"offered for Kubernetes {request.kubernetes_version}"))
+            if name in request.addon_configuration:
+                results.append(_configuration_check(eks, name, version, json.loads(request.addon_configuration[name])))
             continue
         newest = ", ".join(offered[:3]) or "none"
         results.append(
@@ -223,6 +228,53 @@ def _addon_checks(eks: Any, request: CapacityRequest) -> list[CheckResult]:
             )
         )
     return results
+
+
+def schema_problems(values: Any, schema: dict[str, Any], path: str = "") -> list[str]:
+    """Where `values` break a JSON schema's structure: unknown keys where none are allowed, wrong types.
+
+    The subset EKS add-on schemas use (type, properties, additionalProperties, items); enough to catch a
+    misspelt or unsupported setting before EKS refuses it twenty minutes into a deploy.
+    """
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "boolean": bool,
+        "integer": int,
+        "number": (int, float),
+    }
+    expected = schema.get("type")
+    if isinstance(expected, str) and expected in kinds and not isinstance(values, kinds[expected]):
+        return [f"{path or 'the configuration'} should be {expected}"]
+    problems = []
+    if isinstance(values, dict):
+        properties = schema.get("properties", {})
+        for key, value in values.items():
+            where = f"{path}.{key}" if path else key
+            if key in properties:
+                problems += schema_problems(value, properties[key], where)
+            elif schema.get("additionalProperties") is False:
+                problems.append(f"{where} is not a setting of this add-on")
+    if isinstance(values, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(values):
+            problems += schema_problems(item, schema["items"], f"{path}[{index}]")
+    return problems
+
+
+def _configuration_check(eks: Any, name: str, version: str, values: dict[str, Any]) -> CheckResult:
+    check = f"add-on {name} configuration"
+    response = eks.describe_addon_configuration(addonName=name, addonVersion=version)
+    schema = json.loads(response.get("configurationSchema") or "{}")
+    problems = schema_problems(values, schema)
+    if not problems:
+        return CheckResult(check, OK, "accepted by the build's configuration schema")
+    return CheckResult(
+        check,
+        FAIL,
+        f"{'; '.join(problems)} (aws eks describe-addon-configuration --addon-name {name} --addon-version {version})",
+        "fix ADDON_CONFIGURATION in config/addons.py to match the pinned build's schema",
+    )
 
 
 def run_checks(request: CapacityRequest, *, ec2: Any, quotas: Any, eks: Any) -> list[CheckResult]:

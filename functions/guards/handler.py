@@ -48,12 +48,12 @@ def on_quota_event(event: dict[str, Any], _context: Any = None, session: Any = N
 
 
 def on_secrets_event(event: dict[str, Any], _context: Any = None, session: Any = None) -> dict[str, Any]:
-    """Every secret a workload mounts was set by a person after the stack created it (read without its value)."""
+    """Every secret a person must set holds a real value (never logged, never in the failure message)."""
     physical_id = "workload-secrets-guard"
     properties = event["ResourceProperties"]
     session = session or boto3.session.Session(region_name=properties["region"])
     if (passed := _stand_aside(event, session, physical_id)) is not None:
         return passed
     specs = [secrets.SecretSpec.from_properties(spec) for spec in properties["secrets"]]
-    results = secrets.check_secrets(session.client("secretsmanager"), specs, read_values=False)
+    results = secrets.check_secrets(session.client("secretsmanager"), specs)
     return _respond(physical_id, results, "a secret the model servers need is not set")

@@ -1,11 +1,9 @@
 """Is every secret a workload needs set to a real value? One implementation for the guard and the scripts.
 
 A secret the stacks create for a person to fill holds a placeholder until someone puts a value in.
-Secrets Manager keeps the creation value as its first version; a `put-secret-value` makes a new
-AWSCURRENT version and moves the old one to AWSPREVIOUS. So "never set since it was created" is
-read from the version stages alone (DescribeSecret), without reading the secret: the guard in the
-stack never touches secret material. The scripts, which run as the operator, also read the value to
-check its shape.
+The value itself is checked (not only whether it changed since creation): a template that ever
+wrote the placeholder again, or a version stage moved back, would otherwise pass unnoticed while
+the pods read the placeholder. No message ever quotes a value.
 """
 
 import json
@@ -14,7 +12,9 @@ from typing import Any
 
 from .results import FAIL, OK, WARN, CheckResult
 
-PLACEHOLDER = "unset: put the real value in with `make secrets ENV=<environment>`"
+# Part of the deployed contract: CloudFormation writes SecretString again only when it changes, and a
+# changed placeholder would overwrite every token people have put in (tests pin it).
+PLACEHOLDER = "unset: put the real value in with make secrets"
 HF_TOKEN, DOCKER_HUB = "hf-token", "docker-hub"  # the kinds of value a person provides
 
 
@@ -52,37 +52,21 @@ def value_problem(kind: str, value: str) -> str | None:
     return None
 
 
-def ever_set(description: dict[str, Any]) -> bool:
-    """True once a value was put after creation: some version then carries AWSPREVIOUS."""
-    stages = description.get("VersionIdsToStages", {})
-    return any("AWSPREVIOUS" in labels for labels in stages.values())
-
-
-def check_secret(client: Any, spec: SecretSpec, *, read_value: bool) -> CheckResult:
-    """One secret: missing, never set, or (with read_value) a value of the wrong shape."""
+def check_secret(client: Any, spec: SecretSpec) -> CheckResult:
+    """One secret: missing, still the placeholder, or a value of the wrong shape."""
     check = f"secret {spec.name}"
     try:
-        description = client.describe_secret(SecretId=spec.name)
+        value = client.get_secret_value(SecretId=spec.name).get("SecretString", "")
     except client.exceptions.ResourceNotFoundException:
         return CheckResult(check, FAIL, f"does not exist yet ({spec.purpose})", f"run `{spec.set_command}`")
-    if read_value:
-        value = client.get_secret_value(SecretId=spec.name).get("SecretString", "")
-        problem = value_problem(spec.kind, value)
-        if problem:
-            return CheckResult(check, FAIL, f"{problem} ({spec.purpose})", f"run `{spec.set_command}`")
-        return CheckResult(check, OK, "set")
-    if not ever_set(description):
-        return CheckResult(
-            check,
-            FAIL,
-            f"still holds the placeholder it was created with ({spec.purpose})",
-            f"run `{spec.set_command}`",
-        )
-    return CheckResult(check, OK, "set after creation")
+    problem = value_problem(spec.kind, value)
+    if problem:
+        return CheckResult(check, FAIL, f"{problem} ({spec.purpose})", f"run `{spec.set_command}`")
+    return CheckResult(check, OK, "set")
 
 
-def check_secrets(client: Any, specs: list[SecretSpec], *, read_values: bool) -> list[CheckResult]:
-    results = [check_secret(client, spec, read_value=read_values) for spec in specs]
+def check_secrets(client: Any, specs: list[SecretSpec]) -> list[CheckResult]:
+    results = [check_secret(client, spec) for spec in specs]
     return results or [CheckResult("secrets", OK, "none to set by hand in this environment")]
 
 
