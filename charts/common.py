@@ -7,6 +7,12 @@ import cdk8s
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 
 PART_OF = "vllm-on-eks"
+# Label a namespace with this to let its Prometheus scrape the GPU and model-server metrics.
+METRICS_SCRAPER_NAMESPACE_LABEL = {"vllm-on-eks/metrics-scraper": "true"}
+# Every pod we write runs under the container runtime's default seccomp filter.
+RUNTIME_DEFAULT_SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
+# No privilege escalation, no Linux capability: what every container we write runs with.
+NO_PRIVILEGES = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 PART_OF_LABEL = {"app.kubernetes.io/part-of": PART_OF}  # for objects that belong to no one component
 
 

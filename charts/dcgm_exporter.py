@@ -1,7 +1,10 @@
 """NVIDIA DCGM exporter: GPU telemetry in Prometheus format on port 9400, GPU nodes only."""
 
 from charts.common import (
+    METRICS_SCRAPER_NAMESPACE_LABEL,
+    NO_PRIVILEGES,
     PART_OF_LABEL,
+    RUNTIME_DEFAULT_SECCOMP,
     StandaloneChart,
     api_object,
     gpu_node_daemon_set,
@@ -63,6 +66,7 @@ class DcgmExporterChart(StandaloneChart):
             name=NAME,
             namespace=NAMESPACE,
             labels=labels,
+            pod_security_context=RUNTIME_DEFAULT_SECCOMP,
             container={
                 "image": image.ref,
                 "env": [
@@ -77,8 +81,7 @@ class DcgmExporterChart(StandaloneChart):
                     # for the DCGM_FI_PROF_* profiling counters, which are not exported.
                     "runAsNonRoot": False,
                     "runAsUser": 0,
-                    "allowPrivilegeEscalation": False,
-                    "capabilities": {"drop": ["ALL"]},
+                    **NO_PRIVILEGES,
                 },
                 "resources": {"requests": REQUESTS, "limits": LIMITS},
                 "livenessProbe": health,
@@ -106,6 +109,24 @@ class DcgmExporterChart(StandaloneChart):
                 "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
             },
         )
-        for namespaced in (counters, self.daemon_set, self.service):
+        # Only the metrics scrape may reach the exporter; its namespace is labelled for it.
+        self.network_policy = api_object(
+            self,
+            "NetworkPolicy",
+            api_version="networking.k8s.io/v1",
+            kind="NetworkPolicy",
+            metadata={"name": f"{NAME}-ingress", "namespace": NAMESPACE, "labels": labels},
+            spec={
+                "podSelector": {"matchLabels": selector_labels(NAME, NAME)},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}}],
+                        "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                    }
+                ],
+            },
+        )
+        for namespaced in (counters, self.daemon_set, self.service, self.network_policy):
             namespaced.add_dependency(namespace)
         self.daemon_set.add_dependency(counters)

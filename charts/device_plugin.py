@@ -5,7 +5,13 @@ where the GPUs are. Here placement comes from config.scheduling, the same values
 group is built from, so the two cannot drift apart.
 """
 
-from charts.common import StandaloneChart, gpu_node_daemon_set, recommended_labels
+from charts.common import (
+    NO_PRIVILEGES,
+    RUNTIME_DEFAULT_SECCOMP,
+    StandaloneChart,
+    gpu_node_daemon_set,
+    recommended_labels,
+)
 from config.images import Image
 from config.scheduling import GPU_NODE_AGENT_REQUESTS
 from config.versions import DEVICE_PLUGIN_IMAGE
@@ -26,17 +32,14 @@ class DevicePluginChart(StandaloneChart):
             name=NAME,
             namespace=NAMESPACE,
             labels=labels,
-            pod_security_context={"seccompProfile": {"type": "RuntimeDefault"}},
+            pod_security_context=RUNTIME_DEFAULT_SECCOMP,
             container={
                 "image": image.ref,
                 # Crash (and show in kubectl) rather than run without finding GPUs.
                 "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "true"}],
-                "securityContext": {
-                    # It only talks to the kubelet over a socket in the mounted directory; the NVIDIA
-                    # container runtime exposes the devices. No capability needed.
-                    "allowPrivilegeEscalation": False,
-                    "capabilities": {"drop": ["ALL"]},
-                },
+                # It only talks to the kubelet over a socket in the mounted directory; the NVIDIA
+                # container runtime exposes the devices. No capability needed.
+                "securityContext": NO_PRIVILEGES,
                 "resources": {"requests": REQUESTS, "limits": LIMITS},
                 "volumeMounts": [{"name": "device-plugins", "mountPath": KUBELET_DEVICE_PLUGINS}],
             },

@@ -5,7 +5,7 @@ from typing import Any
 
 import cdk8s
 
-from charts.common import StandaloneChart, api_object, recommended_labels
+from charts.common import METRICS_SCRAPER_NAMESPACE_LABEL, StandaloneChart, api_object, recommended_labels
 from charts.vllm import APP, HTTP_PORT, NAMESPACE, SERVICE_PORT, deployment_name, model_selector
 from config.model import ExposureConfig, ExposureMode, ModelConfig
 from config.vllm import VLLM_IMAGE
@@ -113,12 +113,15 @@ class ExposureChart(StandaloneChart):
         )
 
     def _network_policy(self) -> cdk8s.ApiObject:
-        """Only the load balancer path and labelled client namespaces reach vLLM's port.
+        """Only the load balancer path, labelled client namespaces and the metrics scrape reach vLLM's port.
 
         Load balancers with IP targets connect from their addresses inside the VPC, so in those modes
         the VPC CIDR is allowed; kubelet probes from the node are always allowed by the VPC CNI.
         """
-        sources: list[dict[str, Any]] = [{"namespaceSelector": {"matchLabels": CLIENT_NAMESPACE_LABEL}}]
+        sources: list[dict[str, Any]] = [
+            {"namespaceSelector": {"matchLabels": CLIENT_NAMESPACE_LABEL}},
+            {"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}},
+        ]
         cidrs = list(self.exposure.client_cidrs)
         if self.exposure.load_balanced:
             cidrs.insert(0, self.vpc_cidr)

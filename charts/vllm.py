@@ -7,7 +7,16 @@ from typing import Any
 import cdk8s
 import cdk8s_plus_36 as kplus
 
-from charts.common import PART_OF_LABEL, StandaloneChart, api_object, gpu_placement, recommended_labels, selector_labels
+from charts.common import (
+    NO_PRIVILEGES,
+    PART_OF_LABEL,
+    RUNTIME_DEFAULT_SECCOMP,
+    StandaloneChart,
+    api_object,
+    gpu_placement,
+    recommended_labels,
+    selector_labels,
+)
 from config.images import Image
 from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
@@ -195,6 +204,7 @@ class VllmChart(StandaloneChart):
                         "serviceAccountName": SERVICE_ACCOUNT,
                         "automountServiceAccountToken": False,
                         "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
+                        "securityContext": RUNTIME_DEFAULT_SECCOMP,
                         "containers": [
                             {
                                 "name": "vllm",
@@ -214,6 +224,9 @@ class VllmChart(StandaloneChart):
                                 "livenessProbe": _probe(period=15, failures=3),
                                 "readinessProbe": _probe(period=10, failures=3),
                                 "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},
+                                # The image runs as root (its caches and the node's model cache are root's);
+                                # root with no capability and no escalation cannot reach beyond its own files.
+                                "securityContext": NO_PRIVILEGES,
                                 "volumeMounts": mounts,
                             }
                         ],

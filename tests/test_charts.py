@@ -4,6 +4,7 @@ import json
 
 import kubernetes_validate
 import pytest
+import yaml
 from aws_cdk.assertions import Annotations, Match
 
 from charts import dcgm_exporter, vllm
@@ -21,10 +22,10 @@ def rendered(request, synth_env):
     return {name: documents(chart) for name, chart in synthesized.stacks.inference.charts.items()}
 
 
-def test_manifest_snapshot(synth_env, json_snapshot):
-    for env_name in EXPOSURE_ENVIRONMENTS.values():
-        charts = synth_env(env_name).stacks.inference.charts
-        assert {name: documents(chart) for name, chart in charts.items()} == json_snapshot(name=env_name)
+@pytest.mark.parametrize("env_name", EXPOSURE_ENVIRONMENTS.values())
+def test_manifest_snapshot(synth_env, json_snapshot, env_name):
+    charts = synth_env(env_name).stacks.inference.charts
+    assert {name: documents(chart) for name, chart in charts.items()} == json_snapshot
 
 
 def test_every_document_validates_strictly_against_the_pinned_kubernetes(rendered):
@@ -356,10 +357,48 @@ def test_dist_gets_one_numbered_yaml_per_chart_in_apply_order(dev, tmp_path):
     assert sorted(p.name for p in tmp_path.joinpath("dist").iterdir()) == ["dev"], "no staging directory left"
 
 
-def test_cdk_deploys_exactly_what_dist_contains(dev):
+def test_cdk_deploys_exactly_what_dist_contains(dev, tmp_path):
+    """The template's manifest and the dist/ file are the same documents, field for field.
+
+    The one difference allowed is the label aws-cdk-lib adds so that it can prune removed objects.
+    """
     resources = dev.template("inference").to_json()["Resources"]
-    for name, chart in dev.stacks.inference.charts.items():
-        manifest = next(v for k, v in resources.items() if k.startswith(name.replace("-", "")))
-        deployed = manifest["Properties"]["Manifest"]
-        for doc in documents(chart):
-            assert doc["metadata"]["name"] in str(deployed)
+    written = write_manifests(dev.stacks.inference.charts, tmp_path / "dev")
+    for path, name in zip(written, dev.stacks.inference.charts, strict=True):
+        (manifest,) = [
+            v for k, v in resources.items()
+            if k.startswith(name.replace("-", "")) and v["Type"] == "Custom::AWSCDK-EKS-KubernetesResource"
+        ]  # fmt: skip
+        deployed = json.loads(manifest["Properties"]["Manifest"])
+        for doc in deployed:
+            labels = doc["metadata"]["labels"]
+            (prune,) = [key for key in labels if key.startswith("aws.cdk.eks/prune-")]
+            del labels[prune]
+        assert deployed == [doc for doc in yaml.safe_load_all(path.read_text()) if doc], name
+
+
+def test_vllm_runs_without_privileges_or_capabilities(rendered):
+    _, _, spec = _vllm(rendered)
+    assert spec["securityContext"] == {"seccompProfile": {"type": "RuntimeDefault"}}
+    (container,) = spec["containers"]
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+    for chart in ("nvidia-device-plugin", "dcgm-exporter"):
+        daemon = find(rendered[chart], "DaemonSet")["spec"]["template"]["spec"]
+        assert daemon["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, chart
+        assert daemon["containers"][0]["securityContext"]["capabilities"] == {"drop": ["ALL"]}, chart
+        assert daemon["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False, chart
+
+
+def test_only_the_metrics_scrape_reaches_the_dcgm_exporter(rendered):
+    docs = rendered["dcgm-exporter"]
+    policy = find(docs, "NetworkPolicy")
+    daemon_set = find(docs, "DaemonSet")
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= daemon_set["spec"]["template"]["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"vllm-on-eks/metrics-scraper": "true"}}}],
+            "ports": [{"protocol": "TCP", "port": 9400}],
+        }
+    ]

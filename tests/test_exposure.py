@@ -4,6 +4,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from charts import exposure, vllm
+from charts.common import METRICS_SCRAPER_NAMESPACE_LABEL
 from charts.vllm import vllm_args
 from config import EnvironmentConfig
 from tests.conftest import load, synthesize
@@ -43,7 +44,10 @@ def test_network_policy_admits_only_labelled_client_namespaces_in_cluster_ip(dev
     assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "vllm"}}
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     (rule,) = policy["spec"]["ingress"]
-    assert rule["from"] == [{"namespaceSelector": {"matchLabels": exposure.CLIENT_NAMESPACE_LABEL}}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": exposure.CLIENT_NAMESPACE_LABEL}},
+        {"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}},
+    ]
     assert rule["ports"] == [{"protocol": "TCP", "port": vllm.HTTP_PORT}]
 
 

@@ -142,3 +142,28 @@ def test_no_secret_value_reaches_any_output(tmp_path):
         assert not token_shape.search(text), f"something shaped like a Hugging Face token is in {path}"
     for value in SENTINELS.values():
         assert value not in result.stdout + result.stderr
+
+
+def test_memory_the_agents_already_take_is_not_offered_to_the_model():
+    """14 GiB on g5.xlarge: below the kubelet's allocatable, above what the node's DaemonSets leave."""
+    from planning.findings import Kind
+    from planning.fit import pod_findings
+
+    budget = node_budget(gpu_instances()["g5.xlarge"])
+    assert budget.free_mib < 14 * 1024 < budget.allocatable_mib, "the case sits between the two numbers"
+    data, _ = dev_config(memory_gib=14, cpu=2)
+    (finding,) = pod_findings(with_gpu_types(data, "g5.xlarge"))
+    assert finding.kind is Kind.POD_MEMORY and f"{budget.daemon_mib} MiB of DaemonSets" in finding.message
+
+
+def test_surge_first_counts_every_replica():
+    """Two replicas on two one-GPU nodes leave no spare GPU: a surge pod would stay Pending."""
+    from planning.capacity import spare_gpus, surge_first
+
+    data, _ = dev_config(replicas=2)
+    data["gpu_node_group"].update(desired_size=2, max_size=3)
+    two_on_two = EnvironmentConfig.model_validate(data)
+    assert spare_gpus(two_on_two) == 0 and not surge_first(two_on_two, two_on_two.models[0])
+    data["gpu_node_group"]["desired_size"] = 3
+    two_on_three = EnvironmentConfig.model_validate(data)
+    assert surge_first(two_on_three, two_on_three.models[0])

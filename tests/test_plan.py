@@ -143,3 +143,13 @@ def test_plan_sizes_on_the_smallest_allowed_instance():
     data["gpu_node_group"]["instance_types"] = ["g6e.2xlarge", "g5.2xlarge"]
     (model_plan,) = plan_environment(EnvironmentConfig.model_validate(data))
     assert model_plan.sizing.instance.name == "g5.2xlarge"
+
+
+def test_cost_per_million_tokens_follows_its_formula():
+    """$/M tokens = hourly price x instance share / (tokens/s x 3600 x utilization) x 1e6, by hand for dev."""
+    (model_plan,) = plan_environment(load("dev"))
+    sizing = model_plan.sizing
+    assert sizing is not None
+    by_hand = 1.212 * 1 / (sizing.estimated_throughput * 3600 * 0.5) * 1e6
+    assert sizing.usd_per_million_output_tokens == pytest.approx(by_hand, rel=1e-9)
+    assert 0.5 < sizing.usd_per_million_output_tokens < 2.0
