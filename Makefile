@@ -41,7 +41,7 @@ test: install ## Run every check: lint, types, config, snapshots, assertions, cf
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 lint: install ## Lint, format-check and type-check the Python code
 	$(VENV)/bin/ruff check .

@@ -128,4 +128,4 @@ class ManagedAddons(Construct):
         for addon in self.addons.values():
             # EKS installs self-managed copies of vpc-cni, coredns and kube-proxy at creation;
             # take them over instead of failing on the conflict.
-            addon.node.default_child.add_property_override("ResolveConflicts", "OVERWRITE")  # type: ignore[union-attr]
+            addon.node.default_child.add_property_override("ResolveConflicts", "OVERWRITE")

@@ -73,7 +73,7 @@ class PodIdentity(Construct):
             assumed_by=iam.ServicePrincipal("pods.eks.amazonaws.com"),
             description=f"Pod Identity for {namespace}/{service_account}",
         )
-        self.role.assume_role_policy.add_statements(  # type: ignore[union-attr]
+        self.role.assume_role_policy.add_statements(
             iam.PolicyStatement(actions=["sts:TagSession"], principals=[iam.ServicePrincipal("pods.eks.amazonaws.com")])
         )
         self.association = eks.CfnPodIdentityAssociation(
