@@ -9,6 +9,7 @@ UV := .tools/uv/bin/uv
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
+CHECKOV_ENV := .tools/checkov
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
@@ -27,6 +28,11 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 	$(UV) sync --frozen --quiet
 	@touch $@
 
+# checkov pins an older boto3 than the app, so it gets its own locked environment (tools/checkov/uv.lock).
+$(CHECKOV_ENV)/.installed: $(UV) tools/checkov/pyproject.toml tools/checkov/uv.lock
+	UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(CHECKOV_ENV)" $(UV) sync --frozen --quiet --project tools/checkov
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -37,7 +43,7 @@ synth: install ## Synthesize ENV (default dev) into cdk.out/
 	@$(PY) -m scripts.check "$(ENV)"
 	@$(CDK) synth --quiet -c env="$(ENV)"
 
-test: install ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag
+test: install $(CHECKOV_ENV)/.installed ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag, checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

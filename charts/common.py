@@ -31,6 +31,22 @@ def recommended_labels(name: str, instance: str, *, component: str, version: str
     }
 
 
+def scan_skips(findings: dict[str, str]) -> dict[str, str]:
+    """checkov's skip annotations (`checkov.io/skipN: CHECK_ID=reason`): the reason sits on the object it excuses."""
+    return {
+        f"checkov.io/skip{number}": f"{check}={reason}" for number, (check, reason) in enumerate(findings.items(), 1)
+    }
+
+
+# Findings every image we run shares, and why each is accepted.
+PINNED_BY_TAG = {
+    "CKV_K8S_43": "pinned by tag in config/versions.py; no digest could be verified from a primary source here, "
+    "and an unverified digest would be worse than the tag",
+    "CKV_K8S_15": "the pinned tag is a release tag, never rewritten (and immutable in the ECR mirror); pulling "
+    "Always would reach the registry on every start of a multi-GB image for nothing",
+}
+
+
 def gpu_placement() -> dict[str, Any]:
     """Pod spec fields that put a pod on the GPU node group and nowhere else."""
     return {"nodeSelector": dict(GPU_NODE_LABELS), "tolerations": [GPU_TAINT.toleration()]}
@@ -58,6 +74,7 @@ def gpu_node_daemon_set(
     labels: dict[str, str],
     container: dict[str, Any],
     volumes: list[dict[str, Any]],
+    scan_findings: dict[str, str],
     pod_security_context: dict[str, Any] | None = None,
 ) -> cdk8s.ApiObject:
     """A DaemonSet on every GPU node and nowhere else, evicted last, with no Kubernetes API token."""
@@ -66,7 +83,7 @@ def gpu_node_daemon_set(
         "DaemonSet",
         api_version="apps/v1",
         kind="DaemonSet",
-        metadata={"name": name, "namespace": namespace, "labels": labels},
+        metadata={"name": name, "namespace": namespace, "labels": labels, "annotations": scan_skips(scan_findings)},
         spec={
             "selector": {"matchLabels": selector_labels(name, name)},
             "updateStrategy": {"type": "RollingUpdate"},

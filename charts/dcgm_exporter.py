@@ -4,6 +4,7 @@ from charts.common import (
     METRICS_SCRAPER_NAMESPACE_LABEL,
     NO_PRIVILEGES,
     PART_OF_LABEL,
+    PINNED_BY_TAG,
     RUNTIME_DEFAULT_SECCOMP,
     StandaloneChart,
     api_object,
@@ -67,6 +68,13 @@ class DcgmExporterChart(StandaloneChart):
             namespace=NAMESPACE,
             labels=labels,
             pod_security_context=RUNTIME_DEFAULT_SECCOMP,
+            scan_findings=PINNED_BY_TAG
+            | {
+                "CKV_K8S_23": "DCGM reads the GPUs as root through the NVIDIA container runtime, as upstream runs "
+                "it; every capability is dropped and escalation is off",
+                "CKV_K8S_40": "same reason: the GPU device nodes and DCGM's host engine need root",
+                "CKV_K8S_22": "DCGM's embedded host engine writes its socket and logs under the root filesystem",
+            },
             container={
                 "image": image.ref,
                 "env": [

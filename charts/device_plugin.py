@@ -7,10 +7,13 @@ group is built from, so the two cannot drift apart.
 
 from charts.common import (
     NO_PRIVILEGES,
+    PINNED_BY_TAG,
     RUNTIME_DEFAULT_SECCOMP,
     StandaloneChart,
+    api_object,
     gpu_node_daemon_set,
     recommended_labels,
+    selector_labels,
 )
 from config.images import Image
 from config.scheduling import GPU_NODE_AGENT_REQUESTS
@@ -33,6 +36,16 @@ class DevicePluginChart(StandaloneChart):
             namespace=NAMESPACE,
             labels=labels,
             pod_security_context=RUNTIME_DEFAULT_SECCOMP,
+            scan_findings=PINNED_BY_TAG
+            | {
+                "CKV_K8S_23": "registers with the kubelet through a socket in the root-owned host directory "
+                "/var/lib/kubelet/device-plugins, as upstream runs it; it has no capability and cannot escalate",
+                "CKV_K8S_40": "same reason: the kubelet's device-plugin directory belongs to root on the host",
+                "CKV_K8S_22": "left writable as upstream ships it; not tried read-only without a GPU to prove it",
+                "CKV_K8S_8": "a node agent with no HTTP endpoint (upstream ships no probe); FAIL_ON_INIT_ERROR makes "
+                "it crash, visibly, instead of running without GPUs",
+                "CKV_K8S_9": "same reason: nothing to probe; the kubelet sees it register or not",
+            },
             container={
                 "image": image.ref,
                 # Crash (and show in kubectl) rather than run without finding GPUs.
@@ -44,4 +57,13 @@ class DevicePluginChart(StandaloneChart):
                 "volumeMounts": [{"name": "device-plugins", "mountPath": KUBELET_DEVICE_PLUGINS}],
             },
             volumes=[{"name": "device-plugins", "hostPath": {"path": KUBELET_DEVICE_PLUGINS, "type": "Directory"}}],
+        )
+        # It serves nothing over the network (the kubelet talks to it through a socket), so nothing may reach it.
+        self.network_policy = api_object(
+            self,
+            "NetworkPolicy",
+            api_version="networking.k8s.io/v1",
+            kind="NetworkPolicy",
+            metadata={"name": f"{NAME}-deny-ingress", "namespace": NAMESPACE, "labels": labels},
+            spec={"podSelector": {"matchLabels": selector_labels(NAME, NAME)}, "policyTypes": ["Ingress"]},
         )

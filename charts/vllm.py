@@ -10,11 +10,13 @@ import cdk8s_plus_36 as kplus
 from charts.common import (
     NO_PRIVILEGES,
     PART_OF_LABEL,
+    PINNED_BY_TAG,
     RUNTIME_DEFAULT_SECCOMP,
     StandaloneChart,
     api_object,
     gpu_placement,
     recommended_labels,
+    scan_skips,
     selector_labels,
 )
 from config.images import Image
@@ -48,6 +50,13 @@ TERMINATION_GRACE_SECONDS = 300
 # Time for the endpoint removal to reach kube-proxy and load balancers before vLLM stops accepting.
 PRE_STOP_SLEEP_SECONDS = 15
 APP = "vllm"  # app.kubernetes.io/name of every model server
+VLLM_SCAN_FINDINGS = PINNED_BY_TAG | {
+    "CKV_K8S_23": "the vllm-openai image runs as root and its caches (and the node's model cache) are root's; "
+    "it runs with no capability, no escalation and the RuntimeDefault seccomp profile",
+    "CKV_K8S_40": "same reason: the image has no non-root user to run as",
+    "CKV_K8S_22": "torch.compile, Triton and Hugging Face write caches under the home directory at start-up",
+    "CKV_K8S_11": "no CPU limit on purpose: CFS throttling stalls token streaming; the request reserves its share",
+}
 
 
 def deployment_name(model: ModelConfig) -> str:
@@ -191,7 +200,12 @@ class VllmChart(StandaloneChart):
             f"{model.name}-deployment",
             api_version="apps/v1",
             kind="Deployment",
-            metadata={"name": deployment_name(model), "namespace": NAMESPACE, "labels": labels},
+            metadata={
+                "name": deployment_name(model),
+                "namespace": NAMESPACE,
+                "labels": labels,
+                "annotations": scan_skips(VLLM_SCAN_FINDINGS),
+            },
             spec={
                 **({"replicas": server.replicas} if server.replicas is not None else {}),
                 "revisionHistoryLimit": 3,

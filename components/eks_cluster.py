@@ -10,7 +10,16 @@ from aws_cdk import aws_kms as kms
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
 
-from components.nag import acknowledge, invoke_any_version, managed_policy
+from components.nag import (
+    DEPLOY_TIME_FUNCTION,
+    LOGS_WITHOUT_SECRETS,
+    NO_SECRET_IN_ENVIRONMENT,
+    acknowledge,
+    acknowledge_cfn_utils_provider,
+    invoke_any_version,
+    managed_policy,
+    skip_scan,
+)
 from config.addons import ADDON_CONFIGURATION
 from config.model import ClusterConfig, EndpointAccess
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
@@ -65,10 +74,13 @@ class InferenceCluster(Construct):
         )
         for principal in admin_principals:
             self.cluster.grant_access(access_entry_id(principal), principal, [admin])
+        acknowledge_cfn_utils_provider(self)
 
     def _acknowledge_kubectl_provider(self) -> None:
         """The kubectl handler is aws-cdk-lib's own construct; its runtime and roles are not ours to change."""
         provider = self.cluster.node.find_child("KubectlProvider")
+        skip_scan(provider, DEPLOY_TIME_FUNCTION | NO_SECRET_IN_ENVIRONMENT, resource_type="AWS::Lambda::Function")
+        skip_scan(provider, LOGS_WITHOUT_SECRETS, resource_type="AWS::Logs::LogGroup")
         lambda_policy = "AWS-managed Lambda execution policy on aws-cdk-lib's kubectl provider"
         acknowledge(
             provider,

@@ -13,7 +13,16 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from components.nag import acknowledge, invoke_any_version, managed_policy
+from components.nag import (
+    DEPLOY_TIME_FUNCTION,
+    LOGS_WITHOUT_SECRETS,
+    NO_SECRET_IN_ENVIRONMENT,
+    OUTSIDE_VPC,
+    acknowledge,
+    invoke_any_version,
+    managed_policy,
+    skip_scan,
+)
 from config.versions import LAMBDA_PYTHON_RUNTIME
 from functions.guards.capacity import CapacityRequest
 from functions.guards.secrets import SecretSpec
@@ -74,6 +83,12 @@ class _Guard(Construct):
         if wildcard_reason:
             findings["AwsSolutions-IAM5[Resource::*]"] = wildcard_reason
         acknowledge(self, findings)
+        skip_scan(
+            self,
+            DEPLOY_TIME_FUNCTION | OUTSIDE_VPC | NO_SECRET_IN_ENVIRONMENT,
+            resource_type="AWS::Lambda::Function",
+        )
+        skip_scan(self, LOGS_WITHOUT_SECRETS, resource_type="AWS::Logs::LogGroup")
 
 
 class QuotaGuard(_Guard):

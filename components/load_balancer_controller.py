@@ -3,7 +3,7 @@
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
-from components.nag import acknowledge
+from components.nag import acknowledge, acknowledge_cfn_utils_provider, skip_scan
 from config.versions import LOAD_BALANCER_CONTROLLER_VERSION
 
 # aws-cdk-lib's constant for the pinned version carries the matching AWS-maintained IAM policy.
@@ -26,6 +26,8 @@ class LoadBalancerController(Construct):
         acknowledge(
             self.controller, {f"AwsSolutions-IAM5[Resource::{resource}]": reason for resource in WILDCARD_RESOURCES}
         )
+        skip_scan(self.controller, {"CKV_AWS_111": reason}, resource_type="AWS::IAM::Policy")
+        acknowledge_cfn_utils_provider(self)
 
 
 ELB = "arn:<AWS::Partition>:elasticloadbalancing:*:*"

@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from components.nag import acknowledge
+from components.nag import DEPLOY_TIME_FUNCTION, OUTSIDE_VPC, acknowledge, skip_scan, skip_scan_on_stack_provider
 from config.model import PRIVATE_SUBNET_MASK, PUBLIC_SUBNET_MASK, NetworkConfig
 
 PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
@@ -43,9 +43,21 @@ class EksVpc(Construct):
             Tags.of(subnet).add(PUBLIC_ELB_TAG, "1")
         for subnet in vpc.private_subnets:
             Tags.of(subnet).add(INTERNAL_ELB_TAG, "1")
+        # aws-cdk-lib's provider that empties the default security group (feature flag restrictDefaultSecurityGroup).
+        skip_scan_on_stack_provider(
+            self, "Custom::VpcRestrictDefaultSGCustomResourceProvider", DEPLOY_TIME_FUNCTION | OUTSIDE_VPC
+        )
         if config.flow_logs:
             log_group = logs.LogGroup(
                 self, "FlowLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+            )
+            skip_scan(
+                log_group,
+                {
+                    "CKV_AWS_158": "rejected-traffic flow records (addresses and ports, no payloads); CloudWatch "
+                    "Logs encrypts them at rest with the service key"
+                },
+                resource_type="AWS::Logs::LogGroup",
             )
             vpc.add_flow_log(
                 "FlowLog",

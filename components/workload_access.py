@@ -6,7 +6,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from components.nag import acknowledge
+from components.nag import acknowledge, skip_scan
+
+AWS_MANAGED_SECRET_KEY = {
+    "CKV_AWS_149": "encrypted with the AWS managed key aws/secretsmanager; IAM already limits reads to the one "
+    "role that mounts it, and a customer key would add a key policy for every reader (pods, the guard, ECR) "
+    "without narrowing who can read",
+}
 
 
 class ExternallySetSecret(Construct):
@@ -37,6 +43,7 @@ class ExternallySetSecret(Construct):
             secret_string_value=SecretValue.unsafe_plain_text(placeholder) if placeholder else None,
         )
         acknowledge(self.secret, {"AwsSolutions-SMG4": rotation_reason})
+        skip_scan(self, AWS_MANAGED_SECRET_KEY, resource_type="AWS::SecretsManager::Secret")
 
 
 class GeneratedApiKey(Construct):
@@ -58,6 +65,7 @@ class GeneratedApiKey(Construct):
                 "put-secret-value and a rollout restart, as the README describes"
             },
         )
+        skip_scan(self, AWS_MANAGED_SECRET_KEY, resource_type="AWS::SecretsManager::Secret")
 
 
 class PodIdentity(Construct):

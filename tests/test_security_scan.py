@@ -1,0 +1,82 @@
+"""checkov over every synthesized template and manifest of every shipped environment: nothing unacknowledged.
+
+Each acknowledgment is written by the code that creates the resource (template Metadata, or a
+`checkov.io/skipN` annotation on the Kubernetes object) with its reason; this test fails on any new
+finding, and on an acknowledgment without a reason.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from charts.bundle import write_manifests
+from tests.conftest import ROOT
+
+CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+SCANNED = ["dev", "prod", "alb"]
+# A canary the scan must flag, so an empty result can never mean "nothing was scanned".
+CANARY = {"Resources": {"Canary": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}}}}
+
+
+def _reports(output: str) -> list[dict]:
+    decoder, position, reports = json.JSONDecoder(), 0, []
+    while position < len(output):
+        if output[position].isspace():
+            position += 1
+            continue
+        document, position = decoder.raw_decode(output, position)
+        reports += document if isinstance(document, list) else [document]
+    return reports
+
+
+@pytest.fixture(scope="module")
+def scan(synth_env, tmp_path_factory) -> list[dict]:
+    assert CHECKOV.is_file(), "checkov is installed by `make test` into .tools/checkov (its own locked venv)"
+    directories = []
+    for env_name in SCANNED:
+        synthesized = synth_env(env_name)
+        dist = tmp_path_factory.mktemp(f"dist-{env_name}")
+        write_manifests(synthesized.stacks.inference.charts, dist / env_name)
+        directories += [synthesized.outdir, dist]
+    canary = tmp_path_factory.mktemp("canary")
+    (canary / "canary.template.json").write_text(json.dumps(CANARY))
+    command = [str(CHECKOV), "--skip-download", "--compact", "-o", "json"]
+    command += ["--framework", "cloudformation", "kubernetes"]
+    for directory in [*directories, canary]:
+        command += ["-d", str(directory)]
+    environ = os.environ | {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
+    result = subprocess.run(command, capture_output=True, text=True, env=environ, timeout=300)
+    assert result.returncode in (0, 1), result.stderr[-2000:]
+    return _reports(result.stdout)
+
+
+def _checks(reports: list[dict], kind: str) -> list[dict]:
+    return [check for report in reports for check in report["results"].get(kind, [])]
+
+
+def test_every_finding_is_fixed_or_acknowledged(scan):
+    failed = [
+        f"{check['check_id']} {check['resource']} ({Path(check['file_path']).name})"
+        for check in _checks(scan, "failed_checks")
+        if "canary" not in check["file_path"]
+    ]
+    assert failed == [], "fix these, or acknowledge each on its resource with a reason:\n" + "\n".join(failed)
+
+
+def test_the_scan_ran_and_would_catch_a_finding(scan):
+    canary = [check["check_id"] for check in _checks(scan, "failed_checks") if "canary" in check["file_path"]]
+    assert "CKV_AWS_158" in canary
+    kinds = {report["check_type"] for report in scan}
+    assert {"cloudformation", "kubernetes"} <= kinds
+    assert sum(report["summary"]["passed"] for report in scan) > 100
+
+
+def test_every_acknowledgment_carries_a_reason(scan):
+    skipped = _checks(scan, "skipped_checks")
+    assert skipped, "the acknowledgments are read by the scan"
+    for check in skipped:
+        reason = check.get("suppress_comment") or check.get("check_result", {}).get("suppress_comment") or ""
+        assert len(reason) >= 30, f"{check['check_id']} on {check['resource']}: '{reason}' is no reason"
