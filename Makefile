@@ -60,8 +60,8 @@ snapshot-update: install ## Rewrite the syrupy snapshots after a deliberate chan
 docs: install ## Regenerate the config reference in README.md from the pydantic model
 	$(PY) -m config reference --write README.md
 
-bench: install ## Wall time of `make synth` for dev: median of 3 runs
-	$(PY) scripts/bench_synth.py --runs 3 --env "$(ENV)"
+bench: install ## Synth time against a bare baseline (paired runs) and make test from a fresh clone and warm; prints targets
+	$(PY) scripts/bench.py --runs 3 --env "$(ENV)"
 
 diff: install ## Show what `make deploy ENV=...` would change (needs AWS credentials)
 	@$(PY) -m scripts.check "$(ENV)" --deploy
