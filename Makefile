@@ -14,6 +14,18 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
 
+# ENV becomes a stack name, a directory and a shell argument: refuse anything but a plain name before any
+# recipe runs (make's own functions, no shell involved). Other values reach recipes single-quoted.
+ENV_CHARACTERS := a b c d e f g h i j k l m n o p q r s t u v w x y z 0 1 2 3 4 5 6 7 8 9 -
+without = $(if $(2),$(call without,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+ifneq ($(words $(ENV)),1)
+$(error ENV='$(ENV)' is not an environment name: use lower-case letters, digits and hyphens, e.g. make synth ENV=dev)
+endif
+ifneq ($(call without,$(ENV),$(ENV_CHARACTERS)),)
+$(error ENV='$(ENV)' is not an environment name: use lower-case letters, digits and hyphens, e.g. make synth ENV=dev)
+endif
+quote = '$(subst ','\'',$(1))'
+
 .DEFAULT_GOAL := help
 .PHONY: help install synth test lint snapshot-update docs bench diff secrets deploy kubeconfig status destroy plan preflight smoke clean
 
@@ -80,7 +92,7 @@ kubeconfig: install ## Point kubectl at ENV's cluster (context vllm-ENV); TUNNEL
 	$(PY) -m scripts.kubeconfig --env "$(ENV)" $(if $(TUNNEL),--tunnel)
 
 status: install ## Where the first token stands: GPU nodes, device plugin, each model's pods; WAIT=1 [TIMEOUT=s] waits for Ready
-	$(PY) -m scripts.status --env "$(ENV)" $(if $(WAIT),--wait) $(if $(TIMEOUT),--timeout "$(TIMEOUT)")
+	$(PY) -m scripts.status --env "$(ENV)" $(if $(WAIT),--wait) $(if $(TIMEOUT),--timeout $(call quote,$(TIMEOUT)))
 
 destroy: install ## Delete the stacks of ENV, not the registry other environments share (needs AWS credentials)
 	@$(PY) -m scripts.check "$(ENV)"
@@ -93,7 +105,7 @@ preflight: install ## Check GPU quotas, AZ offerings and the EKS version for ENV
 	$(PY) -m scripts.preflight --env "$(ENV)"
 
 smoke: install ## Smoke-test a deployed endpoint: make smoke URL=https://... ENV=dev (reads the api key from AWS)
-	$(PY) -m scripts.smoke_test --url "$(URL)" --env "$(ENV)"
+	$(PY) -m scripts.smoke_test --url $(call quote,$(URL)) --env "$(ENV)"
 
 clean: ## Remove build output and installed tools
 	rm -rf cdk.out dist .venv .tools node_modules .pytest_cache .ruff_cache

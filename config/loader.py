@@ -1,6 +1,7 @@
 """Reads config/<env>.yaml into an EnvironmentConfig, or fails with one clear paragraph."""
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,34 @@ from pydantic import ValidationError
 from config.model import EnvironmentConfig
 
 CONFIG_DIR = Path(__file__).parent
+# An environment name becomes a CloudFormation stack name (vllm-NAME-inference), a directory (dist/NAME)
+# and a make argument: lower-case letters, digits and inner hyphens only.
+ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+MAX_NAME_LENGTH = 32
+MAX_QUOTED = 80  # characters of a bad value an error message repeats
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Refuses duplicate keys (YAML keeps the last one silently) and aliases (a few bytes can expand to gigabytes)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (*name) are not allowed; write the value out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in keys:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key '{str(key)[:MAX_QUOTED]}' appears twice; keep one", key_node.start_mark
+                )
+            keys.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 class ConfigError(Exception):
@@ -26,6 +55,13 @@ def load_environment(
 ) -> EnvironmentConfig:
     """Load and validate one environment; account and region fall back to CDK_DEFAULT_*."""
     environ = os.environ if environ is None else environ
+    if not ENVIRONMENT_NAME.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+        known = ", ".join(available_environments(config_dir)) or "none"
+        raise ConfigError(
+            f"'{_quoted(name)}' is not an environment name: use lower-case letters, digits and inner hyphens, at "
+            f"most {MAX_NAME_LENGTH} characters (it becomes a stack name and a directory). Environments "
+            f"available: {known}. Fix: pass one of them (make synth ENV=dev), or rename the file in config/."
+        )
     path = config_dir / f"{name}.yaml"
     shown = _display(path)
     if not path.is_file():
@@ -36,12 +72,14 @@ def load_environment(
             f"or create {shown} by copying config/dev.yaml and editing it."
         )
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_StrictLoader) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(f"{shown}: not valid YAML{where}: {problem}. Fix: correct the syntax there.") from None
+        raise ConfigError(
+            f"{shown}: not valid YAML{where}: {_quoted(problem, 200)}. Fix: correct the syntax there."
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{shown}: expected a mapping of settings at the top level, got {type(raw).__name__}.")
     if "name" in raw:
@@ -57,6 +95,12 @@ def load_environment(
         raise ConfigError(_explain(shown, error)) from None
     config._source_file = shown
     return config
+
+
+def _quoted(value: str, limit: int = MAX_QUOTED) -> str:
+    """A bad value as an error message repeats it: bounded, on one line."""
+    flat = " ".join(str(value).split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def _display(path: Path) -> str:
@@ -76,7 +120,7 @@ def _explain(shown: str, error: ValidationError) -> str:
         elif item["type"] == "missing":
             message = "required but missing; add it (see config/dev.yaml for an example)"
         elif "input" in item and item["type"] not in ("value_error", "assertion_error"):
-            message = f"{message} (got {item['input']!r})"
+            message = f"{message} (got {_quoted(repr(item['input']))})"
         problems.append(f"{field}: {message}")
     count = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
     return f"{shown} is invalid ({count}): " + "; ".join(problems) + ". Fix the file and run again."

@@ -49,9 +49,9 @@ PrincipalArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\
 
 
 class Strict(BaseModel):
-    """Rejects unknown keys, so a typo is an error instead of a silent default."""
+    """Rejects unknown keys (a typo is an error, not a silent default) and .inf/.nan (they break arithmetic)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class EndpointAccess(StrEnum):
@@ -246,7 +246,9 @@ class ModelConfig(Strict):
 
     name: DnsLabel = Field(description="Short DNS-safe name; the Deployment and Service are `vllm-<name>`.")
     model_id: str = Field(
-        min_length=1, description="Hugging Face model id (or a path inside the pod): `vllm serve MODEL_ID`."
+        pattern=r"^/?[A-Za-z0-9][\w.-]*(/[\w.-]+)*$",
+        max_length=200,
+        description="Hugging Face model id (or a path inside the pod): `vllm serve MODEL_ID`.",
     )
     served_model_name: str | None = Field(
         default=None, description="Model name clients send in requests. Empty: the model_id."

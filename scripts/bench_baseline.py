@@ -4,6 +4,7 @@ cdk8s chart, synthesized with the same venv and CDK CLI. Not part of the app; a 
     cdk synth -a ".venv/bin/python scripts/bench_baseline.py" -o /tmp/baseline
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from config.versions import KUBERNETES_VERSION
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter).parse_args()
     app = App()
     stack = Stack(app, "baseline")
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2)

@@ -19,9 +19,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from config import ConfigError, EnvironmentConfig, load_environment
+from config.loader import CONFIG_DIR
 from planning.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment
 
 
@@ -94,10 +96,12 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
     for model_plan in plans:
         model, sizing = model_plan.model, model_plan.sizing
         if sizing is None:
-            console.print(f"[yellow]{model.name}: not sized[/yellow]")
+            console.print(f"[yellow]{escape(model.name)}: not sized[/yellow]")
             continue
         arch, instance, numbers = sizing.architecture, sizing.instance, sizing_numbers(sizing)
-        table = Table(title=f"{model.name}: {model.model_id} on {instance.name} ({instance.gpus} x {instance.gpu})")
+        table = Table(
+            title=f"{model.name}: {escape(model.model_id)} on {instance.name} ({instance.gpus} x {instance.gpu})"
+        )
         table.add_column("quantity")
         table.add_column("value", justify="right")
         table.add_column("how")
@@ -138,9 +142,9 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
             )
         console.print(what_if)
         for problem in model_plan.problems:
-            console.print(f"[red]does not fit:[/red] {problem}")
+            console.print(f"[red]does not fit:[/red] {escape(problem)}")
         for warning in model_plan.warnings:
-            console.print(f"[yellow]warning:[/yellow] {warning}")
+            console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     assumptions = Table(title="Assumptions (plan: in the environment file)")
     assumptions.add_column("assumption")
     assumptions.add_column("value", justify="right")
@@ -156,11 +160,12 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     parser = argparse.ArgumentParser(prog="plan", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--env", required=True, help="environment to plan (config/ENV.yaml)")
     parser.add_argument("--json", action="store_true", help="print the plan as JSON")
+    parser.add_argument("--config-dir", type=Path, default=CONFIG_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
-        config = load_environment(args.env)
+        config = load_environment(args.env, config_dir=args.config_dir)
     except ConfigError as error:
-        console.print(f"[red]error:[/red] {error}", soft_wrap=True)
+        console.print(f"[red]error:[/red] {escape(str(error))}", soft_wrap=True)
         return 2
     plans = plan_environment(config)
     if args.json:

@@ -108,10 +108,12 @@ def main(argv: list[str] | None = None, clients: ClientFactory | None = None, co
         )
         results += check_secrets(clients("secretsmanager"), human_secrets(config))
     except (ConfigError, UsageError) as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {escape(str(error))}")
         return 2
     except (ClientError, BotoCoreError) as error:
-        console.print(f"[red]error:[/red] an AWS call failed: {error}. Check the credentials' permissions.")
+        console.print(
+            f"[red]error:[/red] an AWS call failed: {escape(str(error))}. Check the credentials' permissions."
+        )
         return 2
     report(results, config, console)
     if args.request_increase:

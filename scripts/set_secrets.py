@@ -209,7 +209,7 @@ def set_secrets(
     for spec in specs:
         name = escape(spec.name)
         if not force and already_set(client, spec):
-            console.print(f"{name}: already set (--force replaces it)")
+            console.print(f"{escape(name)}: already set (--force replaces it)")
             continue
         value = READERS[spec.kind](environ, terminal, spec)
         if not value.strip():
@@ -220,7 +220,7 @@ def set_secrets(
         if spec.kind == HF_TOKEN and verify:
             verify_hf_token(value, config, environ, console)
         client.put_secret_value(SecretId=spec.name, SecretString=value)
-        console.print(f"set {name} (value not shown)")
+        console.print(f"set {escape(name)} (value not shown)")
 
 
 def main(

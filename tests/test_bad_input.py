@@ -1,0 +1,126 @@
+"""Bad input never reaches AWS: refused before anything is written, exit 2, one bounded paragraph naming the field.
+
+The corpus is tests/fixtures/bad/ (one environment file per case, the expected field in its first line);
+the property test mutates the shipped environment files and holds the same invariants for whatever it makes.
+"""
+
+import io
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+from scripts import check, plan
+from tests.conftest import ROOT
+
+BAD = ROOT / "tests" / "fixtures" / "bad"
+CASES = sorted(path.stem for path in BAD.glob("*.yaml"))
+MAX_MESSAGE = 2000
+
+
+def expected(case: str) -> str:
+    first = (BAD / f"{case}.yaml").read_text().splitlines()[0]
+    return first.removeprefix("# expect: ")
+
+
+def outputs_on_disk() -> dict[str, float]:
+    return {str(path): path.stat().st_mtime for folder in ("dist", "cdk.out") for path in (ROOT / folder).rglob("*")}
+
+
+def run_check(capsys, name: str, config_dir: Path) -> tuple[int, str]:
+    code = check.main(["--config-dir", str(config_dir), "--", name])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def run_plan(name: str, config_dir: Path) -> tuple[int, str]:
+    buffer = io.StringIO()
+    code = plan.main(["--env", name, "--config-dir", str(config_dir)], console=Console(file=buffer, width=300))
+    return code, buffer.getvalue()
+
+
+def assert_refused(code: int, output: str, field: str) -> None:
+    assert code == 2, output
+    assert field in output, output
+    assert "Traceback" not in output
+    assert len(output) < MAX_MESSAGE, f"{len(output)} characters"
+
+
+def test_the_corpus_covers_every_class():
+    assert len(CASES) >= 9
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_bad_file_is_refused_by_synth_and_plan_alike(capsys, case):
+    before = outputs_on_disk()
+    code, output = run_check(capsys, case, BAD)
+    assert_refused(code, output, expected(case))
+    assert output.count("\n") == 1, "one paragraph"
+    code, output = run_plan(case, BAD)
+    assert_refused(code, output, expected(case))
+    assert outputs_on_disk() == before, "nothing written or changed on disk"
+
+
+@pytest.mark.parametrize("name", ["F_58", "../config/dev", "dev;touch x", "DEV", "-dev", "d" * 40, "dev/x"])
+def test_names_that_cannot_be_stack_names_are_refused_before_reading_anything(capsys, tmp_path, name):
+    if "/" not in name:
+        (tmp_path / f"{name}.yaml").write_text((ROOT / "config" / "dev.yaml").read_text())
+    code, output = run_check(capsys, name, tmp_path)
+    assert_refused(code, output, "is not an environment name")
+
+
+@pytest.mark.parametrize("value", ["dev;touch {marker}", "dev $(touch {marker})", "dev`touch {marker}`", ""])
+def test_make_refuses_a_bad_environment_name_before_any_recipe(tmp_path, value):
+    marker = tmp_path / "ran"
+    result = subprocess.run(
+        ["make", "-n", "synth", f"ENV={value.format(marker=marker)}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "is not an environment name" in result.stderr
+    assert not marker.exists()
+
+
+def test_markup_in_a_value_is_printed_literally(capsys):
+    code, output = run_plan("model-id-with-markup", BAD)
+    assert code == 2 and "[/x][bold]m" in output
+
+
+LEAVES = st.one_of(
+    st.integers(min_value=-(10**12), max_value=10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=60),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+def _paths(value, prefix=()):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*prefix, index))
+    yield prefix
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(env_name=st.sampled_from(["dev", "prod"]), data=st.data())
+def test_any_mutation_of_a_shipped_file_is_accepted_or_refused_cleanly(tmp_path_factory, env_name, data):
+    document = yaml.safe_load((ROOT / "config" / f"{env_name}.yaml").read_text())
+    path = data.draw(st.sampled_from([p for p in _paths(document) if p]))
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = data.draw(LEAVES)
+    config_dir = tmp_path_factory.mktemp("mutated")
+    (config_dir / f"{env_name}.yaml").write_text(yaml.safe_dump(document))
+    code, output = run_plan(env_name, config_dir)
+    assert code in (0, 1, 2), output
+    assert "Traceback" not in output
+    assert len(output) < 20000 if code != 2 else len(output) < MAX_MESSAGE
