@@ -20,11 +20,14 @@ from pydantic import (
     model_validator,
 )
 
+from config.aws_facts import ec2_instance_types, eks_regions
 from config.images import Image
 from config.versions import IMAGES
-from config.vllm import FAMILY_TOOL_PARSERS, MANAGED_VLLM_FLAGS, TOOL_CALL_PARSERS
+from config.vllm import FAMILY_TOOL_PARSERS, extra_args_problems, tool_call_parsers
 from planning.catalog import InstanceSpec, gpu_instances
 
+# AWS's tag rules: letters, digits and spaces in any language, and _ . : / = + - @
+TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
 # AWS's documentation example account: the shipped prod.yaml names it so a fork must set its own.
 PLACEHOLDER_ACCOUNT = "123456789012"
 PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod a VPC IP
@@ -42,7 +45,25 @@ def _ipv4_network(value: str) -> str:
 
 Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+
+
+def _eks_region(value: str) -> str:
+    if value not in eks_regions():
+        raise ValueError(
+            f"'{value[:40]}' is not a region where EKS is offered (botocore's data); use one such as us-east-1, "
+            "eu-west-1 or ap-southeast-2"
+        )
+    return value
+
+
+def _ec2_instance_types(values: list[str]) -> list[str]:
+    unknown = [value for value in values if value not in ec2_instance_types()]
+    if unknown:
+        raise ValueError(f"{[value[:40] for value in unknown]} are not EC2 instance types (e.g. m6i.large, m7i.xlarge)")
+    return values
+
+
+Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$"), AfterValidator(_eks_region)]
 InstanceTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")]
 # An IAM role or user; a role keeps its path (IAM Identity Center roles live under aws-reserved/...).
 PrincipalArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
@@ -129,7 +150,7 @@ class NetworkConfig(Strict):
 
 
 class SystemNodeGroupConfig(NodeGroupSize):
-    instance_types: list[InstanceTypeName] = Field(
+    instance_types: Annotated[list[InstanceTypeName], AfterValidator(_ec2_instance_types)] = Field(
         default=["m6i.large"], min_length=1, description="On-demand instance types for CoreDNS and controllers."
     )
     min_size: int = Field(default=2, ge=1, description="Fewest system nodes; keep 2 so CoreDNS survives a node loss.")
@@ -238,6 +259,7 @@ class GpuNodeGroupConfig(NodeGroupSize):
         return [gpu_instances()[name] for name in self.instance_types]
 
 
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 
 
@@ -268,7 +290,11 @@ class ModelConfig(Strict):
         ge=1,
         description="`--tensor-parallel-size`: GPUs one pod shards the model across (= GPUs requested).",
     )
-    extra_args: list[str] = Field(default=[], description="More vLLM flags, e.g. `[--enable-prefix-caching]`.")
+    extra_args: list[str] = Field(
+        default=[],
+        description="More vLLM flags, one per item, e.g. `[--enable-prefix-caching]`; checked against the pinned "
+        "release's flags (config/vllm_serve_flags.json); flags the app sets from fields are refused.",
+    )
     cpu: float = Field(default=4, gt=0, description="CPU cores requested (no CPU limit, so it may burst).")
     memory_gib: int = Field(default=16, ge=4, description="Memory requested and limited, GiB (includes /dev/shm use).")
     shm_size_gib: int = Field(default=8, ge=1, description="In-memory /dev/shm size, GiB; counts against memory_gib.")
@@ -296,15 +322,15 @@ class ModelConfig(Strict):
 
     @model_validator(mode="after")
     def _tool_parser(self) -> Self:
-        if self.tool_call_parser and self.tool_call_parser not in TOOL_CALL_PARSERS:
+        if self.tool_call_parser and self.tool_call_parser not in tool_call_parsers():
             raise ValueError(
-                f"tool_call_parser '{self.tool_call_parser}' is not one of vLLM's parsers "
-                f"({', '.join(sorted(TOOL_CALL_PARSERS))})"
+                f"tool_call_parser '{self.tool_call_parser[:60]}' is not one of vLLM's parsers "
+                f"({', '.join(sorted(tool_call_parsers()))})"
             )
         if self.tool_calling and not self.resolved_tool_call_parser:
             raise ValueError(
                 f"tool_calling is on but no parser is known for '{self.model_id}'; set tool_call_parser "
-                f"to one of {', '.join(sorted(TOOL_CALL_PARSERS))}"
+                f"to one of {', '.join(sorted(tool_call_parsers()))}"
             )
         return self
 
@@ -317,10 +343,10 @@ class ModelConfig(Strict):
 
     @field_validator("extra_args")
     @classmethod
-    def _no_managed_flags(cls, values: list[str]) -> list[str]:
-        clashes = sorted({value.split("=")[0] for value in values} & MANAGED_VLLM_FLAGS)
-        if clashes:
-            raise ValueError(f"extra_args repeats {clashes}, which have their own fields; set those fields instead")
+    def _known_unmanaged_flags(cls, values: list[str]) -> list[str]:
+        problems = extra_args_problems(values)
+        if problems:
+            raise ValueError("; ".join(problems))
         return values
 
     @model_validator(mode="after")
@@ -404,6 +430,20 @@ class ExposureConfig(Strict):
         description="Extra CIDRs the NetworkPolicy lets reach vLLM; load balancers in the VPC are always allowed.",
     )
 
+    @field_validator("host")
+    @classmethod
+    def _dns_name(cls, host: str | None) -> str | None:
+        if host is None:
+            return host
+        name = host.replace("{model}", "model")
+        labels = name.split(".")
+        if len(name) > 253 or len(labels) < 2 or not all(DNS_LABEL.fullmatch(label) for label in labels):
+            raise ValueError(
+                f"'{host[:80]}' is not a DNS name: dot-separated labels of lower-case letters, digits and inner "
+                "hyphens, at most 63 characters each (with several models, {model} stands for each model's name)"
+            )
+        return host
+
     @model_validator(mode="after")
     def _safe(self) -> Self:
         if self.mode is ExposureMode.ALB and not (self.certificate_arn and self.host):
@@ -455,6 +495,16 @@ class EnvironmentConfig(Strict):
     def _no_environment_tag(cls, tags: dict[str, str]) -> dict[str, str]:
         if "environment" in tags:
             raise ValueError("the environment tag is set from the file name; remove tags.environment")
+        for key, value in tags.items():
+            if key.lower().startswith("aws:"):
+                raise ValueError(f"tag key '{key[:60]}' starts with aws:, which AWS reserves; rename it")
+            if not (
+                1 <= len(key) <= 128 and len(value) <= 256 and TAG_TEXT.fullmatch(key) and TAG_TEXT.fullmatch(value)
+            ):
+                raise ValueError(
+                    f"tag '{key[:60]}' is not a valid AWS tag: keys 1-128 and values up to 256 characters of letters, "
+                    "digits, spaces and _ . : / = + - @"
+                )
         return tags
 
     @model_validator(mode="after")
@@ -495,6 +545,17 @@ class EnvironmentConfig(Strict):
     @property
     def stack_prefix(self) -> str:
         return f"vllm-{self.name}"
+
+    @model_validator(mode="after")
+    def _certificate_region(self) -> Self:
+        arn = self.exposure.certificate_arn
+        if arn and arn.split(":")[3] != self.region:
+            raise ValueError(
+                f"exposure.certificate_arn is in {arn.split(':')[3]} but the load balancer is in {self.region}; "
+                "ACM certificates are regional: request or import the certificate in "
+                f"{self.region} and use its ARN"
+            )
+        return self
 
     @model_validator(mode="after")
     def _hosts(self) -> Self:

@@ -1,10 +1,19 @@
 """The pinned vLLM release and what it accepts: one place to change when vLLM is bumped.
 
-The flag and parser tables below are read from that release (`vllm serve --help`); a bump must
-re-check them, together with the log lines scripts/status.py reads.
+`vllm_serve_flags.json` beside this file lists every flag, alias, negation and tool-call parser of
+that release, read from `vllm serve`'s own argument parser built from the release package (see its
+`source`); a bump regenerates it, and re-checks the log lines scripts/status.py reads.
 """
 
+import json
+import re
+from functools import cache
+from pathlib import Path
+from typing import Any
+
 from config.images import Image
+
+SERVE_FLAGS_FILE = Path(__file__).with_name("vllm_serve_flags.json")
 
 # vLLM 0.31.0 (2026-10): the newest release with a published, widely used image. Since 0.20 the
 # unsuffixed image is built on CUDA 13, which needs NVIDIA driver >= 580: the EKS AL2023 NVIDIA
@@ -26,11 +35,6 @@ MANAGED_VLLM_FLAGS = {
     "--quantization",
     "--kv-cache-dtype",
 }
-# Tool-call parsers built into the pinned vLLM release (`vllm serve --help=tool-call-parser`).
-TOOL_CALL_PARSERS = {
-    "deepseek_v3", "granite", "hermes", "internlm", "jamba", "llama3_json", "llama4_json",
-    "llama4_pythonic", "mistral", "phi4_mini_json", "pythonic", "qwen3_coder", "qwen3_xml", "xlam",
-}  # fmt: skip
 # The parser for each model family, matched against the lower-cased model id.
 FAMILY_TOOL_PARSERS = {
     r"llama-?3": "llama3_json",
@@ -38,3 +42,56 @@ FAMILY_TOOL_PARSERS = {
     r"mi[sx]tral": "mistral",
     r"qwen": "hermes",
 }
+
+
+@cache
+def serve_flags() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(SERVE_FLAGS_FILE.read_text())
+    if data["vllm_version"] != VLLM_IMAGE.tag:
+        raise RuntimeError(f"{SERVE_FLAGS_FILE.name} is for vLLM {data['vllm_version']}, the pin is {VLLM_IMAGE.tag}")
+    return data
+
+
+def tool_call_parsers() -> frozenset[str]:
+    """The parsers built into the pinned release (`--tool-call-parser` choices without plugins)."""
+    return frozenset(serve_flags()["tool_call_parsers"])
+
+
+@cache
+def _spellings() -> dict[str, str]:
+    """Every way to write a flag (long, alias, negation) -> its canonical long name."""
+    spellings = {}
+    for flag, facts in serve_flags()["flags"].items():
+        for spelling in (flag, *facts["aliases"], *([facts["negation"]] if facts.get("negation") else [])):
+            spellings[spelling] = flag
+    return spellings
+
+
+NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def extra_args_problems(args: list[str]) -> list[str]:
+    """Why `extra_args` cannot be passed as they are: unknown flags, and any spelling of a flag the app sets."""
+    problems = []
+    for arg in args:
+        if not arg.startswith("-") or NUMBER.fullmatch(arg):
+            continue  # a value
+        if any(character.isspace() for character in arg):
+            problems.append(f"'{arg[:60]}' holds a space: give each flag and each value its own list item")
+            continue
+        written = arg.split("=", 1)[0]
+        if written.startswith("--"):
+            written = written.split(".", 1)[0].replace("_", "-")  # --a_b and --json-config.key spellings
+        elif written.startswith("-O"):
+            written = "-O"  # -O3, -O=3
+        else:
+            written = written.split(".", 1)[0]  # -cc.mode
+        flag = _spellings().get(written)
+        if flag is None:
+            problems.append(
+                f"'{arg[:60]}' is not a flag of vLLM {VLLM_IMAGE.tag} (config/vllm_serve_flags.json); check the "
+                "spelling, and spell flags out in full"
+            )
+        elif flag in MANAGED_VLLM_FLAGS or flag in ("--help", "--version"):
+            problems.append(f"'{arg[:60]}' sets {flag}, which the app sets from its own field; set that field instead")
+    return problems

@@ -53,6 +53,7 @@ class ModelArchitecture(BaseModel):
     model_ids: list[str]
     parameters_billion: float = Field(gt=0)
     layers: int = Field(gt=0)
+    attention_heads: int = Field(gt=0)
     kv_heads: int = Field(gt=0)
     head_dim: int = Field(gt=0)
     hidden_size: int = Field(gt=0)

@@ -12,6 +12,7 @@ class Severity(StrEnum):
 class Kind(StrEnum):
     UNSIZED_MODEL = "unsized-model"
     CONTEXT_TOO_LONG = "context-too-long"
+    TP_SPLITS_NO_HEADS = "tp-splits-no-heads"
     WEIGHTS_DO_NOT_FIT = "weights-do-not-fit"
     NO_ROOM_FOR_ONE_SEQUENCE = "no-room-for-one-sequence"
     LOW_CONCURRENCY = "low-concurrency"

@@ -159,10 +159,27 @@ def _what_ifs(sizing: Sizing) -> dict[str, Sizing]:
     return {name: replace(sizing, layout=variant) for name, variant in variants.items() if variant != layout}
 
 
+def _splits_heads(arch: ModelArchitecture, tp: int) -> bool:
+    """vLLM splits attention heads across tensor-parallel ranks, and KV heads too (replicated when fewer)."""
+    kv_splits = tp % arch.kv_heads == 0 if tp >= arch.kv_heads else arch.kv_heads % tp == 0
+    return arch.attention_heads % tp == 0 and kv_splits
+
+
 def _refusals(where: str, sizing: Sizing) -> list[Finding]:
     arch, layout, instance = sizing.architecture, sizing.layout, sizing.instance
     gpu = f"{instance.name} ({instance.gpu}, {instance.gpu_spec.visible_memory_mib / 1024:.1f} GiB visible)"
     problems = []
+    tp = layout.tensor_parallel_size
+    if not _splits_heads(arch, tp):
+        valid = [size for size in range(1, 9) if _splits_heads(arch, size)]
+        problems.append(
+            problem(
+                Kind.TP_SPLITS_NO_HEADS,
+                f"{where}: tensor_parallel_size {tp} does not split {arch.name}'s {arch.attention_heads} attention "
+                f"heads and {arch.kv_heads} KV heads evenly, which vLLM refuses at start-up; use one of "
+                f"{valid}",
+            )
+        )
     if layout.max_model_len > arch.max_context:
         problems.append(
             problem(

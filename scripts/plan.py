@@ -5,8 +5,9 @@
 
 Sizes each model of the environment on the smallest GPU instance its node group may launch, from
 planning/data/ (instance and model facts, with their sources) and the `plan:` assumptions of the
-environment file, every one of which is printed with its value. Exit 0: every model fits; 1: one
-does not (the reason says what to change); 2: the environment file is wrong.
+environment file, every one of which is printed with its value. It runs the checks synth runs:
+exit 0 when synth would accept the environment (warnings allowed), 2 when synth would refuse it,
+with the same paragraph (a bad value, or a model that does not fit its GPUs or its node).
 """
 
 import argparse
@@ -24,6 +25,7 @@ from rich.table import Table
 
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
+from planning.fit import deployability, refusal
 from planning.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment
 
 
@@ -172,7 +174,16 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
         console.print_json(json.dumps(plan_document(config, plans)))
     else:
         print_plan(config, plans, console)
-    return 1 if any(model_plan.problems for model_plan in plans) else 0
+    # The same checks synth runs: what synth refuses, the plan refuses, with the same paragraph.
+    problems, warnings = deployability(config)
+    if not args.json:
+        for warning in warnings:
+            if not any(warning in model_plan.warnings for model_plan in plans):
+                console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    if problems:
+        console.print(f"[red]error:[/red] {escape(refusal(config, problems))}", soft_wrap=True)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

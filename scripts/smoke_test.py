@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,10 +173,20 @@ def explain(error: Exception, base_url: str, timeout: float) -> str:
 
 
 def api_base(url: str) -> str:
-    url = url.rstrip("/")
-    if not url.startswith(("http://", "https://")):
-        raise UsageError(f"--url must start with http:// or https://, got '{url}'")
-    return url if url.endswith("/v1") else f"{url}/v1"
+    """The OpenAI base URL (ending in /v1) for an endpoint URL, or a usage error that says what is wrong."""
+    shown = url[:120]
+    parsed = urllib.parse.urlsplit(url.strip().rstrip("/"))
+    if parsed.scheme not in ("http", "https"):
+        raise UsageError(f"--url must start with http:// or https://, got '{shown}'")
+    try:
+        parsed.port  # noqa: B018 (urllib checks the port only when it is read)
+    except ValueError:
+        raise UsageError(f"--url has a port that is not a number from 0 to 65535: '{shown}'") from None
+    host = parsed.hostname or ""
+    if not host or any(character.isspace() for character in url) or parsed.query or parsed.fragment:
+        raise UsageError(f"--url must be a plain http(s)://host[:port][/path] address, got '{shown}'")
+    base = f"{parsed.scheme}://{parsed.netloc}{parsed.path}"
+    return base if base.endswith("/v1") else f"{base}/v1"
 
 
 def secret_api_key(config: EnvironmentConfig, session: boto3.session.Session | None = None) -> str:

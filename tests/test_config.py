@@ -227,7 +227,7 @@ BAD_MODELS = {
     ),
     "api key in extra_args": (
         {"models": [{"name": "a", "model_id": "x/a", "extra_args": ["--api-key=abc"]}]},
-        ["extra_args repeats ['--api-key']"],
+        ["'--api-key=abc' sets --api-key, which the app sets from its own field"],
     ),
     "duplicate model names": (
         {"models": [{"name": "a", "model_id": "x/a"}, {"name": "a", "model_id": "x/b"}]},
