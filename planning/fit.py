@@ -78,4 +78,7 @@ def deployability(config: EnvironmentConfig) -> tuple[list[str], list[str]]:
 
 def refusal(config: EnvironmentConfig, problems: list[str]) -> str:
     """The one paragraph synth stops with."""
-    return f"{config.source_file}: {'; '.join(problems)}. Nothing was synthesized; fix the file and run again."
+    return (
+        f"{config.source_file}: {'; '.join(problems)}. Nothing was synthesized (cdk.out/ and dist/ keep the last "
+        "complete synth, if any); fix the file and run again."
+    )

@@ -85,9 +85,14 @@ def test_make_refuses_a_bad_environment_name_before_any_recipe(tmp_path, value):
     assert not marker.exists()
 
 
-def test_markup_in_a_value_is_printed_literally(capsys):
-    code, output = run_plan("model-id-with-markup", BAD)
-    assert code == 2 and "[/x][bold]m" in output
+@pytest.mark.parametrize(
+    ("case", "literal"),
+    [("model-id-with-markup", "[/x][bold]m"), ("tool-parser-with-markup", "[/x][red]p"),
+     ("alb-host-with-markup", "[bold]{model}.example.com[/bold]")],
+)  # fmt: skip
+def test_markup_in_a_value_is_printed_literally(case, literal):
+    code, output = run_plan(case, BAD)
+    assert code == 2 and literal in output
 
 
 LEAVES = st.one_of(
