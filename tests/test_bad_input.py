@@ -153,3 +153,13 @@ def test_tensor_parallelism_must_split_attention_and_kv_heads(architecture, tens
     from planning.sizing import _splits_heads
 
     assert _splits_heads(model_architectures()[architecture], tensor_parallel_size) is splits
+
+
+def test_make_passes_a_hostile_url_single_quoted(tmp_path):
+    marker = tmp_path / "ran"
+    for url in (f"`touch {marker}`", f"$$(touch {marker})", f"x'; touch {marker}; echo '"):
+        result = subprocess.run(
+            ["make", "--no-print-directory", "smoke", f"URL={url}", "ENV=dev"], cwd=ROOT, capture_output=True, text=True
+        )
+        assert result.returncode != 0 and "--url" in result.stdout + result.stderr
+        assert not marker.exists(), url
