@@ -13,6 +13,7 @@ from charts.common import (
     selector_labels,
 )
 from config.images import Image
+from config.metrics import DCGM_COUNTERS
 from config.scheduling import GPU_NODE_AGENT_REQUESTS
 from config.versions import DCGM_EXPORTER_IMAGE
 
@@ -24,22 +25,9 @@ POD_RESOURCES = "/var/lib/kubelet/pod-resources"  # lets the exporter label metr
 REQUESTS = GPU_NODE_AGENT_REQUESTS[NAME]
 LIMITS = {"cpu": "500m", "memory": "1Gi"}
 
-# The counters exported: the guide's day-one four (utilisation, framebuffer, temperature, power)
-# plus the ones that explain them. Format: DCGM field, Prometheus type, help text.
-COUNTERS = {
-    "DCGM_FI_DEV_GPU_UTIL": ("gauge", "GPU utilization (in %)."),
-    "DCGM_FI_DEV_FB_USED": ("gauge", "Framebuffer memory used (in MiB)."),
-    "DCGM_FI_DEV_FB_FREE": ("gauge", "Framebuffer memory free (in MiB)."),
-    "DCGM_FI_DEV_GPU_TEMP": ("gauge", "GPU temperature (in C)."),
-    "DCGM_FI_DEV_POWER_USAGE": ("gauge", "Power draw (in W)."),
-    "DCGM_FI_DEV_MEM_COPY_UTIL": ("gauge", "Memory utilization (in %)."),
-    "DCGM_FI_DEV_SM_CLOCK": ("gauge", "SM clock frequency (in MHz)."),
-    "DCGM_FI_DEV_XID_ERRORS": ("gauge", "Value of the last XID error encountered."),
-}
-
 
 def counters_csv() -> str:
-    return "".join(f"{field}, {kind}, {help_text}\n" for field, (kind, help_text) in COUNTERS.items())
+    return "".join(f"{field}, {kind}, {help_text}\n" for field, (kind, help_text) in DCGM_COUNTERS.items())
 
 
 class DcgmExporterChart(StandaloneChart):
