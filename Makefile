@@ -45,6 +45,15 @@ $(CHECKOV_ENV)/.installed: $(UV) tools/checkov/pyproject.toml tools/checkov/uv.l
 	UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(CHECKOV_ENV)" $(UV) sync --frozen --quiet --project tools/checkov
 	@touch $@
 
+# promtool from Debian's prometheus package (bookworm's 2.42, the release Debian maintains), unpacked, not installed.
+PROMETHEUS_DEB := 2.42.0+ds-5+deb12u1
+PROMTOOL := .tools/prom/usr/bin/promtool
+$(PROMTOOL):
+	@mkdir -p .tools/prom-deb
+	cd .tools/prom-deb && { apt-get download "prometheus=$(PROMETHEUS_DEB)" 2>/dev/null || { apt-get update -qq && apt-get download "prometheus=$(PROMETHEUS_DEB)"; }; }
+	dpkg-deb -x .tools/prom-deb/prometheus_*.deb .tools/prom
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -61,7 +70,7 @@ synth: install ## Synthesize ENV (default dev) into cdk.out/ and dist/ENV/, each
 	@$(CDK) synth --quiet -c env="$(ENV)" -o "$(SYNTH_STAGING)"
 	@if [ -d cdk.out ]; then mv cdk.out cdk.out.previous; fi; mv "$(SYNTH_STAGING)" cdk.out; rm -rf cdk.out.previous
 
-test: install $(CHECKOV_ENV)/.installed ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag, checkov
+test: install $(CHECKOV_ENV)/.installed $(PROMTOOL) ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag, checkov, promtool
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from aws_cdk import App
 
+from charts.alerts import alert_rule_groups
 from charts.bundle import write_manifests
 from config import ConfigError, load_environment
 from config.loader import CONFIG_DIR
@@ -26,12 +27,17 @@ def main() -> int:
     config_dir = Path(app.node.try_get_context("config_dir") or CONFIG_DIR)
     try:
         deployer = app.node.try_get_context(deployer_context_key(env_name))
-        stacks = build(app, load_environment(env_name, config_dir=config_dir), deployer=deployer)
+        config = load_environment(env_name, config_dir=config_dir)
+        stacks = build(app, config, deployer=deployer)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     app.synth()
-    write_manifests(stacks.inference.charts, Path(app.node.try_get_context("dist_dir") or MANIFESTS_DIR) / env_name)
+    write_manifests(
+        stacks.inference.charts,
+        Path(app.node.try_get_context("dist_dir") or MANIFESTS_DIR) / env_name,
+        alert_rules=alert_rule_groups(config.observability.alerts),
+    )
     return 0
 
 

@@ -3,6 +3,9 @@
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 from charts.common import StandaloneChart
 from charts.dcgm_exporter import DcgmExporterChart
@@ -38,8 +41,11 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
     }
 
 
-def write_manifests(charts: dict[str, StandaloneChart], directory: Path) -> list[Path]:
-    """Write one numbered YAML file per chart, so `kubectl apply -f DIR/` applies them in order.
+def write_manifests(
+    charts: dict[str, StandaloneChart], directory: Path, *, alert_rules: dict[str, Any] | None = None
+) -> list[Path]:
+    """Write one numbered YAML file per chart, so `kubectl apply -f DIR/` applies them in order, and the
+    Prometheus alert rules in DIR/prometheus/ (a rule file, not a Kubernetes object, so out of kubectl's way).
 
     Files are written to a temporary directory first, then swapped in: never a half-written output.
     """
@@ -48,6 +54,9 @@ def write_manifests(charts: dict[str, StandaloneChart], directory: Path) -> list
     try:
         for number, (name, chart) in enumerate(charts.items(), start=1):
             (staging / f"{number:02d}-{name}.yaml").write_text(chart.to_yaml())
+        if alert_rules:
+            (staging / "prometheus").mkdir()
+            (staging / "prometheus" / "alerts.rules.yaml").write_text(yaml.safe_dump(alert_rules, sort_keys=False))
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)
     finally:

@@ -395,6 +395,30 @@ class PlanConfig(Strict):
     )
 
 
+Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h)$")]
+
+
+class AlertConfig(Strict):
+    """Thresholds of the alert rules (charts/alerts.py), each with the reason for its default."""
+
+    gpu_idle_percent: float = Field(
+        default=5, ge=0, le=100, description="GPU utilisation below this is idle (the guide: under 5 % is waste)."
+    )
+    gpu_idle_for: Duration = Field(default="2h", description="How long idle before the paid-for-nothing alert.")
+    kv_cache_full: float = Field(
+        default=0.95, gt=0, le=1, description="KV-cache usage (0-1) that means requests are about to be preempted."
+    )
+    kv_cache_full_for: Duration = Field(default="10m", description="How long the cache stays that full.")
+    requests_waiting: int = Field(default=10, ge=1, description="Queued requests per model that mean too few replicas.")
+    requests_waiting_for: Duration = Field(default="5m", description="How long the queue stays that long.")
+    ttft_p95_seconds: float = Field(default=2.0, gt=0, description="Time-to-first-token SLO at the 95th percentile.")
+    gpu_temperature_c: float = Field(default=85, gt=0, description="GPU temperature that means throttling.")
+
+
+class ObservabilityConfig(Strict):
+    alerts: AlertConfig = Field(default_factory=AlertConfig)
+
+
 class ExposureMode(StrEnum):
     CLUSTER_IP = "cluster-ip"
     INTERNAL_NLB = "internal-nlb"
@@ -480,6 +504,7 @@ class EnvironmentConfig(Strict):
         min_length=1, description="Models to serve; one vLLM Deployment + Service each (list fields below)."
     )
     exposure: ExposureConfig = Field(default_factory=ExposureConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
     mirror_images: bool = Field(
         default=False,

@@ -1,0 +1,133 @@
+"""The alert rules: promtool checks them, and unit-tests each alert firing on a bad series and silent on a healthy one."""
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from charts.alerts import alert_rule_groups
+from config.metrics import DCGM_CATALOG, VLLM_CATALOG
+from config.model import AlertConfig
+from tests.conftest import ROOT
+
+PROMTOOL = ROOT / ".tools" / "prom" / "usr" / "bin" / "promtool"
+GROUPS = alert_rule_groups(AlertConfig())
+RULES = {rule["alert"]: rule for group in GROUPS["groups"] for rule in group["rules"]}
+
+# alert -> (series that make it fire, when to look, the labels it then carries, its value, healthy series)
+CASES: dict[str, tuple[list[dict[str, str]], str, dict[str, str], str, list[dict[str, str]]]] = {
+    "GpuIdleWhilePaidFor": (
+        [{"series": 'DCGM_FI_DEV_GPU_UTIL{Hostname="node-a",gpu="0"}', "values": "1x180"}], "150m",
+        {"Hostname": "node-a"}, "1",
+        [{"series": 'DCGM_FI_DEV_GPU_UTIL{Hostname="node-a",gpu="0"}', "values": "60x180"}],
+    ),
+    "GpuTooHot": (
+        [{"series": 'DCGM_FI_DEV_GPU_TEMP{Hostname="node-a",gpu="0"}', "values": "90x20"}], "10m",
+        {"Hostname": "node-a", "gpu": "0"}, "90",
+        [{"series": 'DCGM_FI_DEV_GPU_TEMP{Hostname="node-a",gpu="0"}', "values": "60x20"}],
+    ),
+    "GpuXidError": (
+        [{"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="node-a",gpu="0"}', "values": "0 0 79 79 79"}], "3m",
+        {"Hostname": "node-a", "gpu": "0"}, "79",
+        [{"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="node-a",gpu="0"}', "values": "0x5"}],
+    ),
+    "VllmKvCacheNearlyFull": (
+        [{"series": 'vllm:kv_cache_usage_perc{model_name="m",engine="0"}', "values": "0.99x30"}], "20m",
+        {"model_name": "m"}, "0.99",
+        [{"series": 'vllm:kv_cache_usage_perc{model_name="m",engine="0"}', "values": "0.5x30"}],
+    ),
+    "VllmRequestsQueueing": (
+        [{"series": 'vllm:num_requests_waiting{model_name="m",engine="0"}', "values": "20x20"}], "10m",
+        {"model_name": "m"}, "20",
+        [{"series": 'vllm:num_requests_waiting{model_name="m",engine="0"}', "values": "2x20"}],
+    ),
+    "VllmTimeToFirstTokenSlow": (
+        [{"series": f'vllm:time_to_first_token_seconds_bucket{{model_name="m",engine="0",le="{le}"}}',
+          "values": "0+0x40" if le in ("0.5", "1") else "0+100x40"} for le in ("0.5", "1", "5", "+Inf")],
+        "30m", {"model_name": "m"}, "",
+        [{"series": f'vllm:time_to_first_token_seconds_bucket{{model_name="m",engine="0",le="{le}"}}',
+          "values": "0+100x40"} for le in ("0.5", "1", "5", "+Inf")],
+    ),
+    "VllmRestarting": (
+        [{"series": 'kube_pod_container_status_restarts_total{namespace="vllm",pod="vllm-m-1"}', "values": "0 1 2 3 4 5"}],
+        "5m", {"namespace": "vllm", "pod": "vllm-m-1"}, "",
+        [{"series": 'kube_pod_container_status_restarts_total{namespace="vllm",pod="vllm-m-1"}', "values": "0x5"}],
+    ),
+    "MetricsTargetDown": (
+        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x10"}], "8m",
+        {"job": "vllm", "instance": "10.0.0.1:8000"}, "0",
+        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "1x10"}],
+    ),
+}  # fmt: skip
+
+
+def _expanded(template: str, labels: dict[str, str], value: str) -> str:
+    text = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda match: labels[match.group(1)], template)
+    return text.replace("{{ $value }}", value)
+
+
+def _test_file(rules_file: Path) -> dict[str, Any]:
+    tests = []
+    for name, (firing, at, labels, value, healthy) in CASES.items():
+        rule = RULES[name]
+        annotations = {key: _expanded(text, labels, value) for key, text in rule["annotations"].items()}
+        expected = {"exp_labels": {**labels, **rule["labels"]}, "exp_annotations": annotations}
+        tests.append({"interval": "1m", "input_series": firing,
+                      "alert_rule_test": [{"eval_time": at, "alertname": name, "exp_alerts": [expected]}]})  # fmt: skip
+        tests.append({"interval": "1m", "input_series": healthy,
+                      "alert_rule_test": [{"eval_time": at, "alertname": name, "exp_alerts": []}]})  # fmt: skip
+    return {"rule_files": [str(rules_file)], "evaluation_interval": "1m", "tests": tests}
+
+
+@pytest.fixture(scope="module")
+def rules_file(tmp_path_factory) -> Path:
+    assert PROMTOOL.is_file(), "promtool is unpacked by `make test` into .tools/prom (Debian's prometheus package)"
+    path = tmp_path_factory.mktemp("rules") / "rules.yaml"
+    path.write_text(yaml.safe_dump(GROUPS, sort_keys=False))
+    return path
+
+
+def test_promtool_accepts_the_rules(rules_file):
+    result = subprocess.run([str(PROMTOOL), "check", "rules", str(rules_file)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(RULES)} rules found" in result.stdout
+
+
+def test_every_alert_fires_on_a_bad_series_and_stays_silent_on_a_healthy_one(rules_file, tmp_path):
+    assert set(CASES) == set(RULES), "every alert has its firing and its silent case"
+    tests = tmp_path / "tests.yaml"
+    tests.write_text(yaml.safe_dump(_test_file(rules_file), sort_keys=False))
+    result = subprocess.run([str(PROMTOOL), "test", "rules", str(tests)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_would_catch_a_broken_rule(tmp_path):
+    broken = {
+        "groups": [{"name": "x", "rules": [{"alert": "X", "expr": "sum by (model_name) (vllm:num_requests_waiting"}]}]
+    }
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    assert subprocess.run([str(PROMTOOL), "check", "rules", str(path)], capture_output=True).returncode != 0
+
+
+def test_rules_name_only_catalog_metrics_and_every_alert_has_a_runbook():
+    catalog = {metric.name for metric in (*VLLM_CATALOG, *DCGM_CATALOG)}
+    outside_catalog = {"up", "kube_pod_container_status_restarts_total"}  # Prometheus and kube-state-metrics
+    for rule in RULES.values():
+        for name in re.findall(r"(vllm:[a-z_]+|DCGM_FI_[A-Z_]+)", rule["expr"]):
+            base = re.sub(r"_(total|bucket|sum|count)$", "", name)
+            assert base in catalog, f"{rule['alert']} names {name}, which is not in the catalog"
+        assert set(re.findall(r"[a-z_]+(?=[{(])", rule["expr"])) - {"avg", "max", "sum", "by", "rate", "increase",
+                                                                     "histogram_quantile"} <= outside_catalog  # fmt: skip
+        assert len(rule["annotations"]["runbook"]) > 40 and rule["labels"]["severity"] in ("warning", "critical")
+
+
+def test_synth_writes_the_rules_beside_the_manifests_out_of_kubectls_way(dev, tmp_path):
+    from charts.bundle import write_manifests
+
+    written = write_manifests(dev.stacks.inference.charts, tmp_path / "dev", alert_rules=GROUPS)
+    assert all(path.parent == tmp_path / "dev" for path in written), "kubectl apply -f dist/dev/ sees only objects"
+    assert yaml.safe_load((tmp_path / "dev" / "prometheus" / "alerts.rules.yaml").read_text()) == GROUPS
