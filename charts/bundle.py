@@ -7,10 +7,12 @@ from typing import Any
 
 import yaml
 
+from charts.alerts import alert_rule_groups
 from charts.common import StandaloneChart
 from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
 from charts.exposure import ExposureChart
+from charts.monitoring import MonitoringChart
 from charts.vllm import ModelServer, VllmChart
 from config.model import EnvironmentConfig
 from config.secrets import mounted_secrets
@@ -26,7 +28,7 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
         ModelServer(model=model, replicas=rendered_replicas(config, model), surge_first=surge_first(config, model))
         for model in config.models
     ]
-    return {
+    charts: dict[str, StandaloneChart] = {
         "nvidia-device-plugin": DevicePluginChart(image=config.image("nvidia-device-plugin")),
         "dcgm-exporter": DcgmExporterChart(image=config.image("dcgm-exporter")),
         "vllm": VllmChart(
@@ -39,6 +41,11 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
             hosts={model.name: config.model_host(model) for model in config.models},
         ),
     }
+    if config.observability.mode == "existing":
+        charts["monitoring"] = MonitoringChart(
+            observability=config.observability, alert_rules=alert_rule_groups(config.observability.alerts)
+        )
+    return charts
 
 
 def write_manifests(

@@ -416,6 +416,17 @@ class AlertConfig(Strict):
 
 
 class ObservabilityConfig(Strict):
+    mode: Literal["none", "existing"] = Field(
+        default="none",
+        description="`none`: the alert rules are written to dist/ENV/prometheus/ only; `existing`: the cluster runs "
+        "the Prometheus Operator (kube-prometheus-stack), so ServiceMonitors for vLLM and DCGM and a PrometheusRule "
+        "are applied too (without the operator's CRDs the deploy would fail, hence not the default on a new cluster).",
+    )
+    selector_labels: dict[str, str] = Field(
+        default={"release": "kube-prometheus-stack"},
+        description="Labels your Prometheus selects ServiceMonitors and PrometheusRules by (kube-prometheus-stack: "
+        "release: <its Helm release name>).",
+    )
     alerts: AlertConfig = Field(default_factory=AlertConfig)
 
 

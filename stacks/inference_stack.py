@@ -50,6 +50,9 @@ class InferenceStack(Stack):
             guard = SecretsGuard(self, "SecretsGuard", secrets=to_set)
             self.manifests["vllm"].node.add_dependency(guard)
         self.manifests["exposure"].node.add_dependency(self.manifests["vllm"])
+        if "monitoring" in self.manifests:
+            # What it scrapes must exist first; the Prometheus Operator's CRDs must already be in the cluster.
+            self.manifests["monitoring"].node.add_dependency(self.manifests["vllm"], self.manifests["dcgm-exporter"])
         if config.exposure.public:
             Annotations.of(self).add_warning_v2(
                 "vllm:public-endpoint",

@@ -1,6 +1,9 @@
 """Helpers to read rendered Kubernetes manifests."""
 
+import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -11,8 +14,13 @@ from config.scheduling import GPU_RESOURCE
 from config.versions import KUBERNETES_VERSION
 
 SCHEMA_VERSION = f"{KUBERNETES_VERSION}.0"
-# Custom resources we render, by API group, and the add-on that installs their CRDs.
-CRD_GROUPS = {"secrets-store.csi.x-k8s.io": "aws-secrets-store-csi-driver-provider add-on"}
+ROOT = Path(__file__).resolve().parent.parent
+# Custom resources, by API group, validated against their upstream CRD schema from a pinned package
+# (package.json) that ships it; tests/crd_validate.mjs runs the package's own validator.
+CRD_SCHEMA_PACKAGES = {"monitoring.coreos.com": "@kubernetes-models/prometheus-operator"}
+# The one group no maintained package ships a schema for (checked: npm @kubernetes-models/*, PyPI
+# cloudcoil-models-*): the EKS add-on installs its CRD. Validated by nothing but its own tests.
+CRD_GROUPS_WITHOUT_SCHEMA = {"secrets-store.csi.x-k8s.io": "aws-secrets-store-csi-driver-provider add-on"}
 
 
 def documents(chart: StandaloneChart) -> list[dict[str, Any]]:
@@ -38,11 +46,37 @@ def gpu_request(pod_spec: dict[str, Any]) -> int:
     )
 
 
+def validate_custom_resources(docs: list[dict[str, Any]]) -> list[str | None]:
+    """Each document's error against its upstream CRD schema, or None; one Node process per package."""
+    errors: list[str | None] = [None] * len(docs)
+    by_package: dict[str, list[int]] = {}
+    for index, doc in enumerate(docs):
+        group = doc["apiVersion"].split("/")[0]
+        if group not in CRD_SCHEMA_PACKAGES:
+            errors[index] = f"no CRD schema package is pinned for {group}"
+            continue
+        by_package.setdefault(CRD_SCHEMA_PACKAGES[group], []).append(index)
+    for package, indexes in by_package.items():
+        request = {"package": package, "documents": [docs[index] for index in indexes]}
+        result = subprocess.run(
+            ["node", str(ROOT / "tests" / "crd_validate.mjs")],
+            input=json.dumps(request), capture_output=True, text=True, cwd=ROOT, timeout=120, check=True,
+        )  # fmt: skip
+        for answer in json.loads(result.stdout):
+            errors[indexes[answer["index"]]] = answer["error"]
+    return errors
+
+
 def validate_strictly(doc: dict[str, Any]) -> None:
-    """Validate against the pinned Kubernetes version's schema; an unknown kind fails unless allow-listed."""
+    """Core kinds against the pinned Kubernetes schema; custom resources against their upstream CRD schema."""
+    group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
+    if group in CRD_SCHEMA_PACKAGES:
+        (error,) = validate_custom_resources([doc])
+        if error:
+            raise ValueError(f"{doc['kind']} {doc['metadata'].get('name')}: {error}")
+        return
     try:
         kubernetes_validate.validate(doc, SCHEMA_VERSION, strict=True)
     except kubernetes_validate.SchemaNotFoundError:
-        group = doc["apiVersion"].split("/")[0]
-        if group not in CRD_GROUPS:
+        if group not in CRD_GROUPS_WITHOUT_SCHEMA:
             raise

@@ -13,7 +13,7 @@ from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, VLLM_IMAGE
 from functions.guards.secrets import PLACEHOLDER
 from tests.conftest import EXPOSURE_ENVIRONMENTS
-from tests.manifests import CRD_GROUPS, documents, find, gpu_request, pod_specs, validate_strictly
+from tests.manifests import CRD_GROUPS_WITHOUT_SCHEMA, documents, find, gpu_request, pod_specs, validate_strictly
 
 
 @pytest.fixture(scope="module", params=EXPOSURE_ENVIRONMENTS.values())
@@ -47,7 +47,27 @@ def test_strict_validation_rejects_unknown_fields_and_kinds():
         )
     with pytest.raises(kubernetes_validate.SchemaNotFoundError):
         validate_strictly({"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "x"}})
-    assert set(CRD_GROUPS) == {"secrets-store.csi.x-k8s.io"}
+    assert set(CRD_GROUPS_WITHOUT_SCHEMA) == {"secrets-store.csi.x-k8s.io"}
+
+
+def test_custom_resources_are_validated_against_their_upstream_schema():
+    """A broken PrometheusRule is refused by prometheus-operator's own CRD schema, not a hand-written one."""
+    good = {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "x", "namespace": "y"},
+        "spec": {"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up == 0", "for": "5m"}]}]},
+    }
+    validate_strictly(good)
+    broken = json.loads(json.dumps(good))
+    del broken["spec"]["groups"][0]["rules"][0]["expr"]
+    with pytest.raises(ValueError, match="required property expr"):
+        validate_strictly(broken)
+    with pytest.raises(ValueError, match="must be string"):
+        validate_strictly(
+            {"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": {"name": "x"},
+             "spec": {"selector": {}, "endpoints": [{"port": 9400}]}}
+        )  # fmt: skip
 
 
 # --- NVIDIA device plugin -------------------------------------------------------------------
@@ -213,8 +233,9 @@ def test_recommended_labels_on_every_object(rendered):
 
 
 def test_selectors_are_small(rendered):
+    """Workload and Service selectors; a ServiceMonitor's picks Services, not pods, and may say more."""
     for docs in rendered.values():
-        for doc in docs:
+        for doc in (d for d in docs if d["kind"] != "ServiceMonitor"):
             selector = doc.get("spec", {}).get("selector", {})
             selector = selector.get("matchLabels", selector)
             if selector:
