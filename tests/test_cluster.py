@@ -1,8 +1,11 @@
 """The cluster stack: control plane, add-ons, system nodes and the GPU node group of the guide's Step 1."""
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match
 
+from config.addons import ADDON_CONFIGURATION
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
 
@@ -81,6 +84,8 @@ def test_managed_addons_are_pinned_and_network_policy_is_enforced(dev):
     }
     assert {name: props["AddonVersion"] for name, props in addons.items()} == ADDON_VERSIONS
     assert addons["vpc-cni"]["ConfigurationValues"] == '{"enableNetworkPolicy":"true"}'
+    configured = {name: json.loads(props.get("ConfigurationValues", "null")) for name, props in addons.items()}
+    assert configured == {name: ADDON_CONFIGURATION.get(name) for name in ADDON_VERSIONS}, "every add-on's settings"
     assert all(props["ResolveConflicts"] == "OVERWRITE" for props in addons.values())
 
 

@@ -167,3 +167,36 @@ def test_surge_first_counts_every_replica():
     data["gpu_node_group"]["desired_size"] = 3
     two_on_three = EnvironmentConfig.model_validate(data)
     assert surge_first(two_on_three, two_on_three.models[0])
+
+
+def test_spare_gpus_count_every_gpu_of_a_multi_gpu_node():
+    from planning.capacity import spare_gpus, surge_first
+
+    data, _ = dev_config()
+    config = with_gpu_types(data, "g5.12xlarge")  # 4 GPUs, desired_size 1, one 1-GPU replica
+    assert spare_gpus(config) == 3 and surge_first(config, config.models[0])
+
+
+def test_the_node_budget_subtracts_every_agent_on_a_gpu_node():
+    from config.scheduling import GPU_NODE_AGENT_REQUESTS
+    from planning.kubelet import ADDON_DAEMONS
+
+    budget = node_budget(gpu_instances()["g5.2xlarge"])
+    ours = sum(int(requests["memory"].removesuffix("Mi")) for requests in GPU_NODE_AGENT_REQUESTS.values())
+    assert budget.daemon_mib == sum(memory for _, memory in ADDON_DAEMONS.values()) + ours
+    assert budget.free_mib == budget.allocatable_mib - budget.daemon_mib
+
+
+def test_an_autoscaler_owned_deployment_leaves_replicas_out():
+    from charts.vllm import ModelServer, VllmChart
+    from tests.manifests import documents, find
+
+    _, config = dev_config()
+    server = ModelServer(model=config.models[0], replicas=None, surge_first=True)
+    deployment = find(documents(VllmChart(servers=[server], secrets={}, region="us-east-1")), "Deployment")
+    assert "replicas" not in deployment["spec"]
+    fixed = ModelServer(model=config.models[0], replicas=2, surge_first=True)
+    assert (
+        find(documents(VllmChart(servers=[fixed], secrets={}, region="us-east-1")), "Deployment")["spec"]["replicas"]
+        == 2
+    )

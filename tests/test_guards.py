@@ -248,3 +248,28 @@ def test_guard_asset_imports_as_lambda_loads_it(dev, tmp_path):
         sys.path.remove(str(tmp_path / "lambda"))
         for name in [name for name in sys.modules if name == "guards" or name.startswith("guards.")]:
             sys.modules.pop(name)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [('{"username": "u"}', "is not the JSON ECR expects"), ("not json", "is not the JSON ECR expects"),
+     ("[]", "is not the JSON ECR expects"), ('{"username": "u", "accessToken": "t"}', None)],
+)  # fmt: skip
+def test_docker_hub_credentials_must_be_the_json_ecr_reads(value, problem):
+    from functions.guards.secrets import DOCKER_HUB, value_problem
+
+    found = value_problem(DOCKER_HUB, value)
+    assert (found is None) if problem is None else (problem in (found or ""))
+
+
+@pytest.mark.parametrize(
+    ("values", "schema", "problems"),
+    [({"x": "true"}, {"properties": {"x": {"type": "boolean"}}}, ["x should be boolean"]),
+     ({"x": True}, {"properties": {"x": {"type": "integer"}}}, ["x should be integer"]),
+     ({"x": "1"}, {"properties": {"x": {"type": "number"}}}, ["x should be number"]),
+     ({"x": [{"y": 1}]}, {"properties": {"x": {"type": "array", "items": {"additionalProperties": False}}}},
+      ["x[0].y is not a setting of this add-on"]),
+     ({"x": 2, "z": 1}, {"properties": {"x": {"type": "integer"}}}, [])],
+)  # fmt: skip
+def test_add_on_settings_are_checked_for_their_type_and_name(values, schema, problems):
+    assert capacity.schema_problems(values, schema) == problems

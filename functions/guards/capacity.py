@@ -245,7 +245,8 @@ def schema_problems(values: Any, schema: dict[str, Any], path: str = "") -> list
         "number": (int, float),
     }
     expected = schema.get("type")
-    if isinstance(expected, str) and expected in kinds and not isinstance(values, kinds[expected]):
+    wrong_type = isinstance(expected, str) and expected in kinds and not isinstance(values, kinds[expected])
+    if wrong_type or (expected in ("integer", "number") and isinstance(values, bool)):  # bool is an int in Python
         return [f"{path or 'the configuration'} should be {expected}"]
     problems = []
     if isinstance(values, dict):
