@@ -5,6 +5,7 @@ the property test mutates the shipped environment files and holds the same invar
 """
 
 import io
+import os
 import subprocess
 from pathlib import Path
 
@@ -163,3 +164,25 @@ def test_make_passes_a_hostile_url_single_quoted(tmp_path):
         )
         assert result.returncode != 0 and "--url" in result.stdout + result.stderr
         assert not marker.exists(), url
+
+
+def test_an_interrupted_synth_leaves_the_last_complete_output(tmp_path):
+    """CDK killed mid-synth (Ctrl-C): cdk.out/ keeps the previous complete synth, nothing half-written, no lock."""
+    fake_cdk = tmp_path / "cdk"
+    fake_cdk.write_text(
+        '#!/bin/sh\nwhile [ "$1" != "-o" ]; do shift; done\nmkdir -p "$2" && echo partial > "$2/half.template.json"\n'
+        'touch "$2/synth.lock"\nkill -INT $$\n'
+    )
+    fake_cdk.chmod(0o755)
+    work = tmp_path / "work"
+    (work / "cdk.out").mkdir(parents=True)
+    (work / "cdk.out" / "complete.template.json").write_text("previous")
+    python = ROOT / ".venv" / "bin" / "python"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-f", str(ROOT / "Makefile"), "synth", "ENV=dev", f"CDK={fake_cdk}",
+         f"PY={python}", "-o", "install", "-o", f"{ROOT}/.venv/.installed", "-o", "node_modules/.installed"],
+        cwd=work, capture_output=True, text=True, env=os.environ | {"PYTHONPATH": str(ROOT)}, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert sorted(path.name for path in (work / "cdk.out").iterdir()) == ["complete.template.json"]
+    assert (work / "cdk.out" / "complete.template.json").read_text() == "previous"
