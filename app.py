@@ -15,7 +15,8 @@ from charts.alerts import alert_rule_groups
 from charts.bundle import write_manifests
 from config import ConfigError, load_environment
 from config.loader import CONFIG_DIR
-from stacks.assembly import build, deployer_context_key
+from config.names import deployer_context_key
+from stacks.assembly import build
 
 DEFAULT_ENV = "dev"
 MANIFESTS_DIR = Path(__file__).parent / "dist"  # plain YAML per chart, for kubectl and GitOps

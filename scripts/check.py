@@ -30,11 +30,11 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
 from config.model import PLACEHOLDER_ACCOUNT
+from config.names import REGISTRY_STACK, deployer_context_key
 from config.secrets import human_secrets, set_command
 from functions.guards.results import FAIL
 from functions.guards.secrets import check_secrets
 from planning.fit import deployability, refusal
-from stacks.assembly import REGISTRY_STACK, deployer_context_key
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_FILE = ROOT / "cdk.context.json"

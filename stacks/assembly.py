@@ -7,6 +7,7 @@ from cdk_nag import AwsSolutionsChecks
 
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
+from config.names import REGISTRY_STACK
 from config.secrets import API_KEY_FILE, mounted_secrets
 from planning.fit import deployability, refusal
 from stacks.cluster_stack import ClusterStack
@@ -14,8 +15,6 @@ from stacks.inference_stack import InferenceStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
 from stacks.secrets_stack import SecretsStack
-
-REGISTRY_STACK = "vllm-registry"  # one per account and region, shared by its environments
 
 
 @dataclass(frozen=True)
@@ -25,11 +24,6 @@ class EnvironmentStacks:
     cluster: ClusterStack
     inference: InferenceStack
     registry: RegistryStack | None
-
-
-def deployer_context_key(env_name: str) -> str:
-    """cdk.context.json key under which `make deploy` records the principal that deploys an environment."""
-    return f"vllm-on-eks:deployer:{env_name}"
 
 
 def admin_principals(config: EnvironmentConfig, deployer: str | None) -> list[str]:

@@ -15,7 +15,8 @@ from aws_cdk.cx_api import CloudAssembly
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from config import EnvironmentConfig, load_environment
-from stacks.assembly import REGISTRY_STACK, EnvironmentStacks, build
+from config.names import REGISTRY_STACK
+from stacks.assembly import EnvironmentStacks, build
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ["dev", "prod"]
