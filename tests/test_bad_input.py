@@ -167,11 +167,14 @@ def test_make_passes_a_hostile_url_single_quoted(tmp_path):
 
 
 def test_an_interrupted_synth_leaves_the_last_complete_output(tmp_path):
-    """CDK killed mid-synth (Ctrl-C): cdk.out/ keeps the previous complete synth, nothing half-written, no lock."""
+    """CDK killed mid-synth: cdk.out/ keeps the previous complete synth, nothing half-written, no lock.
+
+    SIGKILL, because a shell without a terminal (CI) ignores SIGINT in what it starts.
+    """
     fake_cdk = tmp_path / "cdk"
     fake_cdk.write_text(
         '#!/bin/sh\nwhile [ "$1" != "-o" ]; do shift; done\nmkdir -p "$2" && echo partial > "$2/half.template.json"\n'
-        'touch "$2/synth.lock"\nkill -INT $$\n'
+        'touch "$2/synth.lock"\nkill -KILL $$\n'
     )
     fake_cdk.chmod(0o755)
     work = tmp_path / "work"
