@@ -83,12 +83,14 @@ PULL_FAILURES = {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrIma
 CONFIG_FAILURES = {"CreateContainerConfigError", "CreateContainerError", "RunContainerError"}
 
 # vLLM prints no machine-readable progress, so a running but unready server is placed by the last of
-# its recent log lines that matches one of these. They were written against vLLM's V1 engine output
-# and MUST be checked against the log of the release pinned in config/versions.py (VLLM_IMAGE)
-# whenever that pin moves: a reworded line silently leaves a pod at "starting". The newest line with
-# a marker decides; within one line, the first row that matches.
+# its recent log lines that matches one of these. Checked against the pinned release's package (vLLM
+# 0.31.0, config/vllm.py, 2026-11-28): every vLLM phrase below occurs in its source ("Starting vLLM
+# server on" replaced older releases' "Starting vLLM API server"); "Application startup complete" is
+# uvicorn's, and "Fetching N files", "Downloading" and the ".safetensors: N%" bars are huggingface_hub's.
+# Re-check whenever the pin moves: a reworded line silently leaves a pod at "starting". The newest
+# line with a marker decides; within one line, the first row that matches.
 LOG_MARKERS: tuple[tuple[re.Pattern[str], Stage], ...] = (
-    (re.compile(r"Starting vLLM API server|Application startup complete"), Stage.SERVING),
+    (re.compile(r"Starting vLLM (API )?server|Application startup complete"), Stage.SERVING),
     (
         re.compile(
             r"torch\.compile|Dynamo bytecode transform|Compiling a graph|Available KV cache memory|GPU KV cache size"

@@ -252,6 +252,10 @@ ENGINE = "(EngineCore_DP0 pid=231) INFO 11-28 16:11:07"
         ("Capturing CUDA graphs (mixed prefill-decode, PIECEWISE):  40%|████      | 27/67", Stage.COMPILING),
         (f"{ENGINE} [core.py:210] init engine (profile, create kv cache, warmup model) took 37 s", Stage.COMPILING),
         ("(APIServer pid=1) INFO:     Application startup complete.", Stage.SERVING),
+        (
+            "(APIServer pid=1) INFO 11-28 16:11:07 [entry.py:136] Starting vLLM server on http://0.0.0.0:8000",
+            Stage.SERVING,
+        ),
     ],
 )
 def test_log_markers_place_a_running_server(line, stage):
