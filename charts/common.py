@@ -66,6 +66,23 @@ def api_object(
     return obj
 
 
+def ingress_policy(
+    chart: cdk8s.Chart,
+    construct_id: str,
+    *,
+    metadata: dict[str, Any],
+    pods: dict[str, str],
+    ingress: list[dict[str, Any]] | None = None,
+) -> cdk8s.ApiObject:
+    """A NetworkPolicy admitting only `ingress` to the selected pods; none given, nothing may reach them."""
+    spec: dict[str, Any] = {"podSelector": {"matchLabels": pods}, "policyTypes": ["Ingress"]}
+    if ingress:
+        spec["ingress"] = ingress
+    return api_object(
+        chart, construct_id, api_version="networking.k8s.io/v1", kind="NetworkPolicy", metadata=metadata, spec=spec
+    )
+
+
 def gpu_node_daemon_set(
     chart: cdk8s.Chart,
     *,

@@ -9,6 +9,7 @@ from charts.common import (
     StandaloneChart,
     api_object,
     gpu_node_daemon_set,
+    ingress_policy,
     recommended_labels,
     selector_labels,
 )
@@ -106,22 +107,17 @@ class DcgmExporterChart(StandaloneChart):
             },
         )
         # Only the metrics scrape may reach the exporter; its namespace is labelled for it.
-        self.network_policy = api_object(
+        self.network_policy = ingress_policy(
             self,
             "NetworkPolicy",
-            api_version="networking.k8s.io/v1",
-            kind="NetworkPolicy",
             metadata={"name": f"{NAME}-ingress", "namespace": NAMESPACE, "labels": labels},
-            spec={
-                "podSelector": {"matchLabels": selector_labels(NAME, NAME)},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [{"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}}],
-                        "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
-                    }
-                ],
-            },
+            pods=selector_labels(NAME, NAME),
+            ingress=[
+                {
+                    "from": [{"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}}],
+                    "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
+                }
+            ],
         )
         for namespaced in (counters, self.daemon_set, self.service, self.network_policy):
             namespaced.add_dependency(namespace)

@@ -10,8 +10,8 @@ from charts.common import (
     PINNED_BY_TAG,
     RUNTIME_DEFAULT_SECCOMP,
     StandaloneChart,
-    api_object,
     gpu_node_daemon_set,
+    ingress_policy,
     recommended_labels,
     selector_labels,
 )
@@ -59,11 +59,9 @@ class DevicePluginChart(StandaloneChart):
             volumes=[{"name": "device-plugins", "hostPath": {"path": KUBELET_DEVICE_PLUGINS, "type": "Directory"}}],
         )
         # It serves nothing over the network (the kubelet talks to it through a socket), so nothing may reach it.
-        self.network_policy = api_object(
+        self.network_policy = ingress_policy(
             self,
             "NetworkPolicy",
-            api_version="networking.k8s.io/v1",
-            kind="NetworkPolicy",
             metadata={"name": f"{NAME}-deny-ingress", "namespace": NAMESPACE, "labels": labels},
-            spec={"podSelector": {"matchLabels": selector_labels(NAME, NAME)}, "policyTypes": ["Ingress"]},
+            pods=selector_labels(NAME, NAME),
         )

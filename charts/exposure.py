@@ -5,7 +5,13 @@ from typing import Any
 
 import cdk8s
 
-from charts.common import METRICS_SCRAPER_NAMESPACE_LABEL, StandaloneChart, api_object, recommended_labels
+from charts.common import (
+    METRICS_SCRAPER_NAMESPACE_LABEL,
+    StandaloneChart,
+    api_object,
+    ingress_policy,
+    recommended_labels,
+)
 from charts.vllm import APP, HTTP_PORT, NAMESPACE, SERVICE_PORT, deployment_name, model_selector
 from config.model import ExposureConfig, ExposureMode, ModelConfig
 from config.vllm import VLLM_IMAGE
@@ -126,15 +132,10 @@ class ExposureChart(StandaloneChart):
         if self.exposure.load_balanced:
             cidrs.insert(0, self.vpc_cidr)
         sources += [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
-        return api_object(
+        return ingress_policy(
             self,
             "network-policy",
-            api_version="networking.k8s.io/v1",
-            kind="NetworkPolicy",
             metadata={"name": "vllm-ingress", "namespace": NAMESPACE, "labels": self._labels("all-models")},
-            spec={
-                "podSelector": {"matchLabels": {"app.kubernetes.io/name": APP}},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"from": sources, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
-            },
+            pods={"app.kubernetes.io/name": APP},
+            ingress=[{"from": sources, "ports": [{"protocol": "TCP", "port": HTTP_PORT}]}],
         )

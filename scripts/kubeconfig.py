@@ -33,15 +33,15 @@ from urllib.parse import urlsplit
 
 import boto3
 import yaml
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import ClientError
 from rich.console import Console
 from rich.markup import escape
 
-from config import ConfigError, EnvironmentConfig, load_environment
+from config import EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
 from config.model import EndpointAccess
+from scripts.aws_access import USAGE_PROBLEMS, ClientFactory, UsageError, signed_in, usage_problem
 
-ClientFactory = Callable[[str], Any]
 Runner = Callable[[Sequence[str]], int]  # runs a command in the foreground and returns its exit code
 Which = Callable[[str], str | None]
 
@@ -52,14 +52,7 @@ AWS_CLI_INSTALL = "https://docs.aws.amazon.com/cli/latest/userguide/getting-star
 SSM_PLUGIN_INSTALL = (
     "https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html"
 )
-NO_CREDENTIALS = (
-    "no AWS credentials found: log in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID) and run again"
-)
 CLOSED_BY_USER = {0, 130, -signal.SIGINT}  # a session ended with Ctrl-C is a normal end
-
-
-class UsageError(Exception):
-    """No credentials, cluster not deployed, a missing tool or a failed aws CLI call: exit 2."""
 
 
 def run_command(argv: Sequence[str]) -> int:
@@ -73,19 +66,6 @@ def run_command(argv: Sequence[str]) -> int:
             except (subprocess.TimeoutExpired, KeyboardInterrupt):
                 process.terminate()
                 return process.wait()
-
-
-def check_account(clients: ClientFactory, config: EnvironmentConfig) -> None:
-    """Credentials for another account would only find no stack; say what is actually wrong."""
-    try:
-        account = str(clients("sts").get_caller_identity()["Account"])
-    except NoCredentialsError:
-        raise UsageError(NO_CREDENTIALS) from None
-    if config.account and account != config.account:
-        raise UsageError(
-            f"the credentials are for account {account} but {config.source_file} names account "
-            f"{config.account}; switch credentials or fix the file"
-        )
 
 
 def cluster_name(clients: ClientFactory, config: EnvironmentConfig) -> str:
@@ -273,7 +253,7 @@ def main(
         config = load_environment(args.env, config_dir=args.config_dir)
         if clients is None:
             clients = boto3.session.Session(region_name=config.region).client
-        check_account(clients, config)
+        signed_in(clients, config)  # another account would only find no stack
         name = cluster_name(clients, config)
         update_kubeconfig(run, config, name, config.stack_prefix)
         if args.tunnel:
@@ -285,16 +265,8 @@ def main(
                 f"next: kubectl --context {escape(config.stack_prefix)} get nodes, then make status "
                 f"ENV={escape(config.name)}"
             )
-    except (ConfigError, UsageError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
-        return 2
-    except NoCredentialsError:
-        console.print(f"[red]error:[/red] {NO_CREDENTIALS}")
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        console.print(
-            f"[red]error:[/red] an AWS call failed: {escape(str(error))}. Check the credentials' permissions."
-        )
+    except USAGE_PROBLEMS as error:
+        console.print(f"[red]error:[/red] {escape(usage_problem(error))}")
         return 2
     return 0
 

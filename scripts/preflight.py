@@ -13,49 +13,30 @@ increases the failures need, through Service Quotas.
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from config import ConfigError, EnvironmentConfig, load_environment
+from config import EnvironmentConfig, load_environment
 from config.capacity import capacity_request
 from config.loader import CONFIG_DIR
 from config.secrets import human_secrets
 from functions.guards.capacity import run_checks
 from functions.guards.results import FAIL, OK, WARN, CheckResult
 from functions.guards.secrets import check_secrets
+from scripts.aws_access import USAGE_PROBLEMS, ClientFactory, signed_in, usage_problem
 
-ClientFactory = Callable[[str], Any]
 STYLES = {OK: "green", WARN: "yellow", FAIL: "red"}
 
 
-class UsageError(Exception):
-    """No usable credentials, a wrong account, or a bad environment: exit 2."""
-
-
 def caller_identity(clients: ClientFactory, config: EnvironmentConfig) -> CheckResult:
-    try:
-        identity = clients("sts").get_caller_identity()
-    except NoCredentialsError:
-        raise UsageError(
-            "no AWS credentials found: log in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID) and run again"
-        ) from None
-    except (ClientError, BotoCoreError) as error:
-        raise UsageError(f"the AWS credentials do not work in {config.region}: {error}") from None
-    if config.account and identity["Account"] != config.account:
-        raise UsageError(
-            f"the credentials are for account {identity['Account']} but {config.source_file} names account "
-            f"{config.account}; switch credentials or fix the file"
-        )
+    identity = signed_in(clients, config)
     return CheckResult("AWS credentials", OK, f"{identity['Arn']} in {config.region}")
 
 
@@ -107,13 +88,8 @@ def main(argv: list[str] | None = None, clients: ClientFactory | None = None, co
             capacity_request(config), ec2=clients("ec2"), quotas=clients("service-quotas"), eks=clients("eks")
         )
         results += check_secrets(clients("secretsmanager"), human_secrets(config))
-    except (ConfigError, UsageError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        console.print(
-            f"[red]error:[/red] an AWS call failed: {escape(str(error))}. Check the credentials' permissions."
-        )
+    except USAGE_PROBLEMS as error:
+        console.print(f"[red]error:[/red] {escape(usage_problem(error))}")
         return 2
     report(results, config, console)
     if args.request_increase:

@@ -30,16 +30,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 from rich.console import Console
 from rich.markup import escape
 
-from config import ConfigError, EnvironmentConfig, load_environment
+from config import EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
 from config.secrets import human_secrets
 from functions.guards.secrets import DOCKER_HUB, HF_TOKEN, OK, SecretSpec, check_secret, value_problem
-
-ClientFactory = Callable[[str], Any]
+from scripts.aws_access import USAGE_PROBLEMS, ClientFactory, UsageError, signed_in, usage_problem
 
 HF_TOKEN_VAR = "HF_TOKEN"
 DOCKERHUB_USERNAME_VAR, DOCKERHUB_TOKEN_VAR = "DOCKERHUB_USERNAME", "DOCKERHUB_TOKEN"
@@ -49,15 +47,6 @@ HF_TIMEOUT_SECONDS = 10
 HF_TOKENS_PAGE = "https://huggingface.co/settings/tokens"
 
 
-NO_CREDENTIALS = (
-    "no AWS credentials found: log in (aws sso login, or set AWS_PROFILE / AWS_ACCESS_KEY_ID) and run again"
-)
-
-
-class UsageError(Exception):
-    """No credentials, secrets not deployed, no or a bad value, a token Hugging Face refuses: exit 2."""
-
-
 @dataclass(frozen=True)
 class Terminal:
     """Where values come from when no environment variable holds them; injectable so tests need no TTY."""
@@ -65,20 +54,6 @@ class Terminal:
     interactive: bool = field(default_factory=lambda: sys.stdin.isatty())
     hidden: Callable[[str], str] = getpass.getpass
     visible: Callable[[str], str] = input
-
-
-def caller_account(clients: ClientFactory, config: EnvironmentConfig) -> str:
-    """Fail early, before any prompt, when there are no credentials or they are for another account."""
-    try:
-        account = str(clients("sts").get_caller_identity()["Account"])
-    except NoCredentialsError:
-        raise UsageError(NO_CREDENTIALS) from None
-    if config.account and account != config.account:
-        raise UsageError(
-            f"the credentials are for account {account} but {config.source_file} names account "
-            f"{config.account}; switch credentials or fix the file"
-        )
-    return account
 
 
 def require_deployed(client: Any, specs: list[SecretSpec], config: EnvironmentConfig) -> None:
@@ -241,7 +216,7 @@ def main(
         config = load_environment(args.env, config_dir=args.config_dir)
         if clients is None:
             clients = boto3.session.Session(region_name=config.region).client
-        caller_account(clients, config)
+        signed_in(clients, config)
         set_secrets(
             config,
             clients("secretsmanager"),
@@ -251,16 +226,8 @@ def main(
             terminal=terminal or Terminal(),
             console=console,
         )
-    except (ConfigError, UsageError) as error:
-        console.print(f"[red]error:[/red] {escape(str(error))}")
-        return 2
-    except NoCredentialsError:
-        console.print(f"[red]error:[/red] {NO_CREDENTIALS}")
-        return 2
-    except (ClientError, BotoCoreError) as error:
-        console.print(
-            f"[red]error:[/red] an AWS call failed: {escape(str(error))}. Check the credentials' permissions."
-        )
+    except USAGE_PROBLEMS as error:
+        console.print(f"[red]error:[/red] {escape(usage_problem(error))}")
         return 2
     except (EOFError, KeyboardInterrupt):
         console.print("\n[red]error:[/red] cancelled; secrets already reported as set were stored")

@@ -135,6 +135,17 @@ FAKE_AWS_CREDENTIALS = {
 }
 
 
+def without_aws_credentials(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This process's environment with every AWS credential source removed, for a script run as a user runs it."""
+    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    return environ | {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        **extra,
+    }
+
+
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials, so boto3 signs requests that moto or a Stubber answer; no real AWS call is possible."""

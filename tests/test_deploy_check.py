@@ -1,7 +1,6 @@
 """`make deploy`'s pre-check: every refusal before CDK starts, exit 2 and one paragraph; the deployer recorded once."""
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from moto import mock_aws
 
 from config.loader import ConfigError
 from scripts import check
-from tests.conftest import ROOT, load
+from tests.conftest import ROOT, load, without_aws_credentials
 
 CALLER = "arn:aws:iam::123456789012:user/platform-engineer"
 HF_TOKEN = "vllm-dev/huggingface-token"
@@ -76,12 +75,7 @@ def test_credentials_for_another_account_are_refused(capsys, aws, tmp_path):
 
 
 def test_make_deploy_without_credentials_exits_2(tmp_path):
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environ |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    environ = without_aws_credentials(tmp_path)
     result = subprocess.run(
         [sys.executable, "scripts/check.py", "dev", "--deploy", "--secrets"],
         cwd=ROOT, env=environ, capture_output=True, text=True,

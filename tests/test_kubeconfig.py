@@ -6,7 +6,6 @@ importing its EC2 and EKS backends alone takes seconds.
 
 import io
 import json
-import os
 import stat
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from botocore.stub import Stubber
 from rich.console import Console
 
 from scripts import kubeconfig
-from tests.conftest import ROOT
+from tests.conftest import ROOT, without_aws_credentials
 
 CLUSTER = "ClusterControlPlaneCluster-abc123"  # what CloudFormation names a cluster
 HOST = "0123456789ABCDEF0123456789ABCDEF.gr7.us-east-1.eks.amazonaws.com"
@@ -241,13 +240,7 @@ def test_a_failing_update_kubeconfig_exits_2(aws: None) -> None:
 
 
 def test_without_credentials_exits_2(tmp_path: Path) -> None:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environ |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "HOME": str(tmp_path),
-    }
+    environ = without_aws_credentials(tmp_path, HOME=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "scripts.kubeconfig", "--env", "dev"],
         cwd=ROOT,

@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,7 +18,7 @@ from config.addons import ADDON_CONFIGURATION
 from config.versions import ADDON_VERSIONS
 from functions.guards.secrets import PLACEHOLDER
 from scripts import preflight
-from tests.conftest import ROOT
+from tests.conftest import ROOT, without_aws_credentials
 
 G_ON_DEMAND, STANDARD = "L-DB2E81BA", "L-1216C47A"
 
@@ -252,12 +251,7 @@ def test_unknown_environment_is_a_usage_error(aws):
 
 
 def test_make_preflight_without_credentials_exits_2(tmp_path):
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environ |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    environ = without_aws_credentials(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "scripts.preflight", "--env", "dev"],
         cwd=ROOT,

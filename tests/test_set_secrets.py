@@ -2,7 +2,6 @@
 
 import io
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from rich.console import Console
 
 from functions.guards.secrets import PLACEHOLDER
 from scripts import set_secrets as secrets
-from tests.conftest import ROOT
+from tests.conftest import ROOT, without_aws_credentials
 
 HF_SECRET = "vllm-dev/huggingface-token"
 DOCKER_SECRET = "ecr-pullthroughcache/docker-hub"
@@ -308,13 +307,7 @@ def test_credentials_for_another_account_are_refused(
 
 
 def test_without_credentials_exits_2(tmp_path: Path) -> None:
-    environ = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    environ |= {
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "HF_TOKEN": TOKEN,
-    }
+    environ = without_aws_credentials(tmp_path, HF_TOKEN=TOKEN)
     result = subprocess.run(
         [sys.executable, "-m", "scripts.set_secrets", "--env", "dev"],
         cwd=ROOT,
