@@ -12,6 +12,9 @@ CDK := node_modules/.bin/cdk
 CHECKOV_ENV := .tools/checkov
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
+# No __pycache__ in the repo (functions/ is a Lambda asset: a stray .pyc would change its hash). The venv's
+# packages are compiled once at install instead (UV_COMPILE_BYTECODE below): without that, every process
+# that imports aws-cdk-lib recompiles its 270 MB of generated Python, ~3 s each.
 export PYTHONDONTWRITEBYTECODE := 1
 
 # ENV becomes a stack name, a directory and a shell argument: refuse anything but a plain name before any
@@ -37,12 +40,12 @@ $(UV):
 	.tools/uv/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --quiet
+	UV_COMPILE_BYTECODE=1 $(UV) sync --frozen --quiet
 	@touch $@
 
 # checkov pins an older boto3 than the app, so it gets its own locked environment (tools/checkov/uv.lock).
 $(CHECKOV_ENV)/.installed: $(UV) tools/checkov/pyproject.toml tools/checkov/uv.lock
-	UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(CHECKOV_ENV)" $(UV) sync --frozen --quiet --project tools/checkov
+	UV_COMPILE_BYTECODE=1 UV_PROJECT_ENVIRONMENT="$(CURDIR)/$(CHECKOV_ENV)" $(UV) sync --frozen --quiet --project tools/checkov
 	@touch $@
 
 # promtool from Debian's prometheus package (bookworm's 2.42, the release Debian maintains), unpacked, not installed.
