@@ -11,8 +11,7 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from charts.alerts import alert_rule_groups
-from charts.bundle import write_manifests
+from charts.bundle import side_files, write_manifests
 from config import ConfigError, load_environment
 from config.loader import CONFIG_DIR
 from config.names import deployer_context_key
@@ -37,7 +36,7 @@ def main() -> int:
     write_manifests(
         stacks.inference.charts,
         Path(app.node.try_get_context("dist_dir") or MANIFESTS_DIR) / env_name,
-        alert_rules=alert_rule_groups(config.observability.alerts),
+        files=side_files(config),
     )
     return 0
 

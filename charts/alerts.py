@@ -1,19 +1,23 @@
-"""Prometheus alert rules for the GPU fleet and the model servers, written from the metric catalog.
+"""Prometheus alert and recording rules for the GPU fleet and the model servers, written from the metric catalog.
 
-Each rule carries a runbook line: what it means and what to do. The rules are plain Prometheus rule
-groups; delivering them (a PrometheusRule, or an AMP rule groups namespace) is the observability
-mode's job. promtool checks and unit-tests them in `make test`.
+Each alert carries a runbook line: what it means and what to do. The recording rules are the cost
+signal: idle GPUs, and dollars per million generated tokens from the planner's instance price. The
+rules are plain Prometheus rule groups; delivering them (a PrometheusRule, or an AMP rule groups
+namespace) is the observability mode's job. promtool checks and unit-tests them in `make test`.
 """
 
 from typing import Any
 
 from config.metrics import (
     DCGM_CATALOG,
+    GENERATION_TOKENS,
     KV_CACHE_USAGE,
+    REQUESTS_RUNNING,
     REQUESTS_WAITING,
     TIME_TO_FIRST_TOKEN,
 )
 from config.model import AlertConfig
+from planning.sizing import ReplicaPrice
 
 GPU_UTIL, GPU_TEMP, XID = (
     next(metric for metric in DCGM_CATALOG if metric.name == name)
@@ -21,6 +25,12 @@ GPU_UTIL, GPU_TEMP, XID = (
 )
 VLLM_JOB = "vllm"  # the scrape job the collection modes give the model servers
 DCGM_JOB = "dcgm-exporter"
+
+# Recorded series (level:metric:operation, Prometheus's naming convention), read by the dashboard.
+GPUS_IDLE = "vllm_on_eks:gpus_idle:count"
+REPLICA_PRICE = "vllm_on_eks:replica_usd_per_hour"
+MODEL_COST = "vllm_on_eks:usd_per_hour"
+COST_PER_MILLION = "vllm_on_eks:usd_per_million_generated_tokens:rate1h"
 
 
 def _alert(name: str, expr: str, duration: str, severity: str, summary: str, runbook: str) -> dict[str, Any]:
@@ -33,8 +43,38 @@ def _alert(name: str, expr: str, duration: str, severity: str, summary: str, run
     }
 
 
-def alert_rule_groups(alerts: AlertConfig) -> dict[str, Any]:
-    """The rule file: one group for the GPUs, one for the model servers, one for the scrape targets."""
+def cost_rules(alerts: AlertConfig, prices: list[ReplicaPrice]) -> list[dict[str, Any]]:
+    """Idle GPUs now, and each model's cost: replicas running x the planner's price per replica-hour.
+
+    $ per million generated tokens = $ per hour / (generated tokens/s over the last hour x 3600) x 1e6,
+    the formula `make plan` uses with its estimated throughput; here the throughput is measured.
+    """
+    rules: list[dict[str, Any]] = [
+        {"record": GPUS_IDLE, "expr": f"count({GPU_UTIL.series()} < {alerts.gpu_idle_percent:g}) or vector(0)"}
+    ]
+    rules += [
+        # A constant per model, labelled so it joins the model's own metrics on model_name.
+        {
+            "record": REPLICA_PRICE,
+            "expr": f"vector({price.usd_per_hour:.4f})",
+            "labels": {"model_name": price.served_name, "instance_type": price.instance_type},
+        }
+        for price in prices
+    ]
+    running = f"count by (model_name) ({REQUESTS_RUNNING.series()})"
+    generated_per_hour = f"sum by (model_name) (rate({GENERATION_TOKENS.series()}[1h])) * 3600"
+    rules += [
+        {"record": MODEL_COST, "expr": f"{REPLICA_PRICE} * on (model_name) group_left {running}"},
+        {
+            "record": COST_PER_MILLION,
+            "expr": f"{MODEL_COST} / on (model_name) group_left () ({generated_per_hour} > 0) * 1e6",
+        },
+    ]
+    return rules
+
+
+def rule_groups(alerts: AlertConfig, prices: list[ReplicaPrice]) -> dict[str, Any]:
+    """The rule file: alerts for the GPUs, the model servers and the scrape targets, then the cost records."""
     gpus = [
         _alert(
             "GpuIdleWhilePaidFor",
@@ -118,5 +158,6 @@ def alert_rule_groups(alerts: AlertConfig) -> dict[str, Any]:
             {"name": "vllm-on-eks.gpus", "rules": gpus},
             {"name": "vllm-on-eks.model-servers", "rules": servers},
             {"name": "vllm-on-eks.targets", "rules": targets},
+            {"name": "vllm-on-eks.cost", "rules": cost_rules(alerts, prices)},
         ]
     }

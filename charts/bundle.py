@@ -7,8 +7,10 @@ from typing import Any
 
 import yaml
 
-from charts.alerts import alert_rule_groups
+from charts.alerts import rule_groups
 from charts.common import StandaloneChart
+from charts.dashboard import FILE_NAME as DASHBOARD_FILE
+from charts.dashboard import dashboard_json
 from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
 from charts.exposure import ExposureChart
@@ -17,6 +19,22 @@ from charts.vllm import ModelServer, VllmChart
 from config.model import EnvironmentConfig
 from config.secrets import mounted_secrets
 from planning.capacity import rendered_replicas, surge_first
+from planning.sizing import replica_prices
+
+RULES_FILE = "prometheus/vllm-on-eks.rules.yaml"
+
+
+def prometheus_rules(config: EnvironmentConfig) -> dict[str, Any]:
+    """The alert and cost rules, whichever way the observability mode delivers them."""
+    return rule_groups(config.observability.alerts, replica_prices(config))
+
+
+def side_files(config: EnvironmentConfig) -> dict[str, str]:
+    """What is not a Kubernetes object but ships with one: the rule file and the Grafana dashboard JSON."""
+    return {
+        RULES_FILE: yaml.safe_dump(prometheus_rules(config), sort_keys=False),
+        f"grafana/{DASHBOARD_FILE}": dashboard_json(),
+    }
 
 
 def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
@@ -43,16 +61,16 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
     }
     if config.observability.mode == "existing":
         charts["monitoring"] = MonitoringChart(
-            observability=config.observability, alert_rules=alert_rule_groups(config.observability.alerts)
+            observability=config.observability, rules=prometheus_rules(config), dashboard=dashboard_json()
         )
     return charts
 
 
 def write_manifests(
-    charts: dict[str, StandaloneChart], directory: Path, *, alert_rules: dict[str, Any] | None = None
+    charts: dict[str, StandaloneChart], directory: Path, *, files: dict[str, str] | None = None
 ) -> list[Path]:
-    """Write one numbered YAML file per chart, so `kubectl apply -f DIR/` applies them in order, and the
-    Prometheus alert rules in DIR/prometheus/ (a rule file, not a Kubernetes object, so out of kubectl's way).
+    """Write one numbered YAML file per chart, so `kubectl apply -f DIR/` applies them in order, and the side
+    files (rules, dashboard) in subfolders: not Kubernetes objects, so out of kubectl's way.
 
     Files are written to a temporary directory first, then swapped in: never a half-written output.
     """
@@ -61,9 +79,9 @@ def write_manifests(
     try:
         for number, (name, chart) in enumerate(charts.items(), start=1):
             (staging / f"{number:02d}-{name}.yaml").write_text(chart.to_yaml())
-        if alert_rules:
-            (staging / "prometheus").mkdir()
-            (staging / "prometheus" / "alerts.rules.yaml").write_text(yaml.safe_dump(alert_rules, sort_keys=False))
+        for relative, text in (files or {}).items():
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            (staging / relative).write_text(text)
         shutil.rmtree(directory, ignore_errors=True)
         staging.rename(directory)
     finally:

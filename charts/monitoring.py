@@ -1,4 +1,5 @@
-"""What a Prometheus Operator in the cluster needs to scrape the GPUs and the model servers and alert on them.
+"""What a Prometheus Operator in the cluster needs to scrape the GPUs and the model servers, alert on them,
+and draw them.
 
 Rendered with `observability.mode: existing`. The scrape namespace must carry the label the
 NetworkPolicies admit (vllm-on-eks/metrics-scraper=true).
@@ -8,6 +9,7 @@ from typing import Any
 
 from charts import dcgm_exporter, vllm
 from charts.common import StandaloneChart, api_object, recommended_labels
+from charts.dashboard import FILE_NAME as DASHBOARD_FILE
 from config.model import ObservabilityConfig
 from config.vllm import VLLM_IMAGE
 
@@ -15,10 +17,13 @@ API_VERSION = "monitoring.coreos.com/v1"
 SCRAPE_INTERVAL = "30s"
 # The Service label that becomes the `job` label, so the alert rules can name the jobs vllm and dcgm-exporter.
 JOB_LABEL = "app.kubernetes.io/name"
+# kube-prometheus-stack's Grafana sidecar loads ConfigMaps with this label from every namespace
+# (its defaults since chart 45.11: label grafana_dashboard, value "1", searchNamespace ALL).
+GRAFANA_DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 
 
 class MonitoringChart(StandaloneChart):
-    def __init__(self, *, observability: ObservabilityConfig, alert_rules: dict[str, Any]) -> None:
+    def __init__(self, *, observability: ObservabilityConfig, rules: dict[str, Any], dashboard: str) -> None:
         super().__init__("monitoring")
         labels = {
             **recommended_labels("vllm-on-eks-monitoring", "vllm-on-eks", component="metrics", version=VLLM_IMAGE.tag),
@@ -45,7 +50,19 @@ class MonitoringChart(StandaloneChart):
             api_version=API_VERSION,
             kind="PrometheusRule",
             metadata={"name": "vllm-on-eks-alerts", "namespace": dcgm_exporter.NAMESPACE, "labels": labels},
-            spec=alert_rules,
+            spec=rules,
+        )
+        api_object(
+            self,
+            "dashboard",
+            api_version="v1",
+            kind="ConfigMap",
+            metadata={
+                "name": "vllm-on-eks-dashboard",
+                "namespace": dcgm_exporter.NAMESPACE,
+                "labels": {**labels, **GRAFANA_DASHBOARD_LABEL},
+            },
+            data={DASHBOARD_FILE: dashboard},
         )
 
     def _service_monitor(

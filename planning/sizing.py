@@ -244,9 +244,32 @@ def plan_model(where: str, model: ModelConfig, instance: InstanceSpec, plan: Pla
     return result
 
 
+def planned_instance(config: EnvironmentConfig) -> InstanceSpec:
+    """The smallest GPU instance the node group may launch (the worst case), which the plan sizes on."""
+    return min(config.gpu_node_group.instance_specs, key=lambda spec: spec.gpu_spec.visible_memory_mib)
+
+
+@dataclass(frozen=True)
+class ReplicaPrice:
+    """What one replica of a model costs an hour: its share of the planned instance's on-demand price."""
+
+    served_name: str
+    instance_type: str
+    usd_per_hour: float
+
+
+def replica_prices(config: EnvironmentConfig) -> list[ReplicaPrice]:
+    """One price per model, sized or not: instance price x the model's GPUs / the instance's GPUs (as `make plan`)."""
+    instance = planned_instance(config)
+    return [
+        ReplicaPrice(model.served_name, instance.name, instance.usd_per_hour * model.gpus / instance.gpus)
+        for model in config.models
+    ]
+
+
 def plan_environment(config: EnvironmentConfig) -> list[ModelPlan]:
-    """Each model sized on the smallest GPU instance the node group may launch (the worst case)."""
-    instance = min(config.gpu_node_group.instance_specs, key=lambda spec: spec.gpu_spec.visible_memory_mib)
+    """Each model sized on the planned instance."""
+    instance = planned_instance(config)
     return [
         plan_model(f"models[{index}] ({model.name})", model, instance, config.plan)
         for index, model in enumerate(config.models)

@@ -8,14 +8,17 @@ from typing import Any
 import pytest
 import yaml
 
-from charts.alerts import alert_rule_groups
-from config.metrics import DCGM_CATALOG, VLLM_CATALOG
+from charts.alerts import COST_PER_MILLION, GPUS_IDLE, MODEL_COST, REPLICA_PRICE, rule_groups
 from config.model import AlertConfig
+from planning.sizing import ReplicaPrice
 from tests.conftest import ROOT
+from tests.promql import PLATFORM_METRICS, catalog_series, metric_names
 
 PROMTOOL = ROOT / ".tools" / "prom" / "usr" / "bin" / "promtool"
-GROUPS = alert_rule_groups(AlertConfig())
-RULES = {rule["alert"]: rule for group in GROUPS["groups"] for rule in group["rules"]}
+PRICES = [ReplicaPrice("m", "g5.xlarge", 1.006), ReplicaPrice("other", "g6e.xlarge", 1.861)]
+GROUPS = rule_groups(AlertConfig(), PRICES)
+RULES = {rule["alert"]: rule for group in GROUPS["groups"] for rule in group["rules"] if "alert" in rule}
+RECORDS = [rule for group in GROUPS["groups"] for rule in group["rules"] if "record" in rule]
 
 # alert -> (series that make it fire, when to look, the labels it then carries, its value, healthy series)
 CASES: dict[str, tuple[list[dict[str, str]], str, dict[str, str], str, list[dict[str, str]]]] = {
@@ -93,7 +96,7 @@ def rules_file(tmp_path_factory) -> Path:
 def test_promtool_accepts_the_rules(rules_file):
     result = subprocess.run([str(PROMTOOL), "check", "rules", str(rules_file)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"SUCCESS: {len(RULES)} rules found" in result.stdout
+    assert f"SUCCESS: {len(RULES) + len(RECORDS)} rules found" in result.stdout
 
 
 def test_every_alert_fires_on_a_bad_series_and_stays_silent_on_a_healthy_one(rules_file, tmp_path):
@@ -114,20 +117,64 @@ def test_promtool_would_catch_a_broken_rule(tmp_path):
 
 
 def test_rules_name_only_catalog_metrics_and_every_alert_has_a_runbook():
-    catalog = {metric.name for metric in (*VLLM_CATALOG, *DCGM_CATALOG)}
-    outside_catalog = {"up", "kube_pod_container_status_restarts_total"}  # Prometheus and kube-state-metrics
+    recorded = {rule["record"] for rule in RECORDS}
+    for rule in (*RULES.values(), *RECORDS):
+        names = metric_names(rule["expr"])
+        assert names or rule.get("record") == REPLICA_PRICE, rule
+        outside = names - catalog_series() - PLATFORM_METRICS - recorded
+        assert not outside, f"{rule.get('alert') or rule['record']} names {outside}, which is not in the catalog"
     for rule in RULES.values():
-        for name in re.findall(r"(vllm:[a-z_]+|DCGM_FI_[A-Z_]+)", rule["expr"]):
-            base = re.sub(r"_(total|bucket|sum|count)$", "", name)
-            assert base in catalog, f"{rule['alert']} names {name}, which is not in the catalog"
-        assert set(re.findall(r"[a-z_]+(?=[{(])", rule["expr"])) - {"avg", "max", "sum", "by", "rate", "increase",
-                                                                     "histogram_quantile"} <= outside_catalog  # fmt: skip
         assert len(rule["annotations"]["runbook"]) > 40 and rule["labels"]["severity"] in ("warning", "critical")
 
 
-def test_synth_writes_the_rules_beside_the_manifests_out_of_kubectls_way(dev, tmp_path):
-    from charts.bundle import write_manifests
+def _expr_test(series: list[dict[str, str]], at: str, expr: str, samples: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"interval": "1m", "input_series": series,
+            "promql_expr_test": [{"expr": expr, "eval_time": at, "exp_samples": samples}]}  # fmt: skip
 
-    written = write_manifests(dev.stacks.inference.charts, tmp_path / "dev", alert_rules=GROUPS)
+
+def test_the_cost_records_follow_their_formula(rules_file, tmp_path):
+    """m: 2 replicas at $1.006/h generating 100 tokens/s together -> 2 x 1.006 / 360000 x 1e6 = $5.589 per million."""
+    one_pod = 'vllm:num_requests_running{model_name="m",engine="0",pod="%s"}'
+    tokens = 'vllm:generation_tokens_total{model_name="m",engine="0",pod="%s"}'
+    series = [
+        {"series": one_pod % "a", "values": "3x90"},
+        {"series": one_pod % "b", "values": "1x90"},
+        {"series": tokens % "a", "values": "0+3000x90"},  # 50 tokens/s
+        {"series": tokens % "b", "values": "0+3000x90"},
+        {"series": 'DCGM_FI_DEV_GPU_UTIL{Hostname="node-a",gpu="0"}', "values": "1x90"},
+        {"series": 'DCGM_FI_DEV_GPU_UTIL{Hostname="node-b",gpu="0"}', "values": "80x90"},
+    ]
+    priced = {"model_name": "m", "instance_type": "g5.xlarge"}
+    tests = [
+        _expr_test(series, "80m", GPUS_IDLE, [{"labels": GPUS_IDLE, "value": 1}]),
+        _expr_test([], "5m", GPUS_IDLE, [{"labels": GPUS_IDLE, "value": 0}]),
+        _expr_test([], "5m", f'{REPLICA_PRICE}{{model_name="other"}}',
+                   [{"labels": f'{REPLICA_PRICE}{{model_name="other",instance_type="g6e.xlarge"}}', "value": 1.861}]),
+        _expr_test(series, "80m", MODEL_COST,
+                   [{"labels": f'{MODEL_COST}{{model_name="m",instance_type="g5.xlarge"}}', "value": 2.012}]),
+        _expr_test(series, "80m", COST_PER_MILLION,
+                   [{"labels": COST_PER_MILLION + "{" + ",".join(f'{k}="{v}"' for k, v in priced.items()) + "}",
+                     "value": 2 * 1.006 / (100 * 3600) * 1e6}]),
+        _expr_test(series[:2], "80m", COST_PER_MILLION, []),  # no tokens generated: no price, not +Inf
+    ]  # fmt: skip
+    path = tmp_path / "tests.yaml"
+    path.write_text(yaml.safe_dump({"rule_files": [str(rules_file)], "evaluation_interval": "1m", "tests": tests}))
+    result = subprocess.run([str(PROMTOOL), "test", "rules", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_model_gets_its_price_as_labels_promtool_can_tell_apart():
+    prices = [r for r in RECORDS if r["record"] == REPLICA_PRICE]
+    assert [(r["labels"]["model_name"], r["expr"]) for r in prices] == [
+        ("m", "vector(1.0060)"),
+        ("other", "vector(1.8610)"),
+    ]
+
+
+def test_synth_writes_the_rules_beside_the_manifests_out_of_kubectls_way(dev, tmp_path):
+    from charts.bundle import RULES_FILE, prometheus_rules, side_files, write_manifests
+
+    written = write_manifests(dev.stacks.inference.charts, tmp_path / "dev", files=side_files(dev.config))
     assert all(path.parent == tmp_path / "dev" for path in written), "kubectl apply -f dist/dev/ sees only objects"
-    assert yaml.safe_load((tmp_path / "dev" / "prometheus" / "alerts.rules.yaml").read_text()) == GROUPS
+    assert yaml.safe_load((tmp_path / "dev" / RULES_FILE).read_text()) == prometheus_rules(dev.config)
+    assert (tmp_path / "dev" / "grafana" / "vllm-on-eks.json").is_file()

@@ -1,7 +1,11 @@
 """observability.mode existing: ServiceMonitors that select exactly the right Services, and the alert rules as a PrometheusRule."""
 
-from charts.alerts import DCGM_JOB, VLLM_JOB, alert_rule_groups
-from charts.monitoring import JOB_LABEL
+import json
+
+from charts.alerts import DCGM_JOB, VLLM_JOB
+from charts.bundle import prometheus_rules
+from charts.dashboard import FILE_NAME, grafana_dashboard
+from charts.monitoring import GRAFANA_DASHBOARD_LABEL, JOB_LABEL
 from tests.manifests import documents, find
 
 
@@ -34,7 +38,15 @@ def test_service_monitors_select_the_scraped_services_and_name_the_jobs_the_rule
 def test_the_prometheus_rule_carries_the_tested_rules(synth_env):
     alb = synth_env("alb")
     rule = find(_docs(alb, "monitoring"), "PrometheusRule")
-    assert rule["spec"] == alert_rule_groups(alb.config.observability.alerts)
+    assert rule["spec"] == prometheus_rules(alb.config)
+    assert "vllm-on-eks.cost" in {group["name"] for group in rule["spec"]["groups"]}
+
+
+def test_the_dashboard_is_a_configmap_the_grafana_sidecar_loads(synth_env):
+    alb = synth_env("alb")
+    config_map = find(_docs(alb, "monitoring"), "ConfigMap", "vllm-on-eks-dashboard")
+    assert GRAFANA_DASHBOARD_LABEL.items() <= config_map["metadata"]["labels"].items()
+    assert json.loads(config_map["data"][FILE_NAME]) == grafana_dashboard()
 
 
 def test_no_operator_objects_unless_the_cluster_runs_the_operator(dev, prod):
