@@ -7,10 +7,7 @@ from typing import Any
 
 import yaml
 
-from charts.alerts import rule_groups
 from charts.common import StandaloneChart
-from charts.dashboard import FILE_NAME as DASHBOARD_FILE
-from charts.dashboard import dashboard_json
 from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
 from charts.exposure import ExposureChart
@@ -18,6 +15,9 @@ from charts.monitoring import MonitoringChart
 from charts.vllm import ModelServer, VllmChart
 from config.model import EnvironmentConfig
 from config.secrets import mounted_secrets
+from observability.dashboard import FILE_NAME as DASHBOARD_FILE
+from observability.dashboard import dashboard_json
+from observability.rules import rule_groups
 from planning.capacity import rendered_replicas, surge_first
 from planning.sizing import replica_prices
 
@@ -42,13 +42,17 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
 
     The one place that reads the whole environment for the charts: each chart gets only what it renders.
     """
+    # AMP's managed scraper reads /metrics from network interfaces in the VPC, not from a pod.
+    scraped_from_vpc = config.observability.mode == "amp"
     servers = [
         ModelServer(model=model, replicas=rendered_replicas(config, model), surge_first=surge_first(config, model))
         for model in config.models
     ]
     charts: dict[str, StandaloneChart] = {
         "nvidia-device-plugin": DevicePluginChart(image=config.image("nvidia-device-plugin")),
-        "dcgm-exporter": DcgmExporterChart(image=config.image("dcgm-exporter")),
+        "dcgm-exporter": DcgmExporterChart(
+            image=config.image("dcgm-exporter"), scraper_cidrs=[config.network.vpc_cidr] if scraped_from_vpc else []
+        ),
         "vllm": VllmChart(
             servers=servers, secrets=mounted_secrets(config), region=config.region, image=config.image("vllm")
         ),
@@ -57,6 +61,7 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
             exposure=config.exposure,
             vpc_cidr=config.network.vpc_cidr,
             hosts={model.name: config.model_host(model) for model in config.models},
+            scraped_from_vpc=scraped_from_vpc,
         ),
     }
     if config.observability.mode == "existing":

@@ -1,5 +1,7 @@
 """NVIDIA DCGM exporter: GPU telemetry in Prometheus format on port 9400, GPU nodes only."""
 
+from collections.abc import Sequence
+
 from charts.common import (
     METRICS_SCRAPER_NAMESPACE_LABEL,
     NO_PRIVILEGES,
@@ -32,7 +34,8 @@ def counters_csv() -> str:
 
 
 class DcgmExporterChart(StandaloneChart):
-    def __init__(self, *, image: Image = DCGM_EXPORTER_IMAGE) -> None:
+    def __init__(self, *, image: Image = DCGM_EXPORTER_IMAGE, scraper_cidrs: Sequence[str] = ()) -> None:
+        """`scraper_cidrs`: where a scraper that is not a pod (AMP's managed collector) connects from."""
         super().__init__(NAME)
         labels = recommended_labels(NAME, NAME, component="gpu-metrics", version=image.tag)
         namespace = api_object(
@@ -106,7 +109,7 @@ class DcgmExporterChart(StandaloneChart):
                 "ports": [{"name": "metrics", "port": METRICS_PORT, "targetPort": "metrics"}],
             },
         )
-        # Only the metrics scrape may reach the exporter; its namespace is labelled for it.
+        # Only the metrics scrape may reach the exporter: its labelled namespace, or a collector outside the pods.
         self.network_policy = ingress_policy(
             self,
             "NetworkPolicy",
@@ -114,7 +117,10 @@ class DcgmExporterChart(StandaloneChart):
             pods=selector_labels(NAME, NAME),
             ingress=[
                 {
-                    "from": [{"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}}],
+                    "from": [
+                        {"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}},
+                        *({"ipBlock": {"cidr": cidr}} for cidr in scraper_cidrs),
+                    ],
                     "ports": [{"protocol": "TCP", "port": METRICS_PORT}],
                 }
             ],

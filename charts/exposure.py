@@ -55,10 +55,18 @@ class ExposureChart(StandaloneChart):
     """`hosts` maps each model's name to its ALB host; `vpc_cidr` is where load balancers connect from."""
 
     def __init__(
-        self, *, models: list[ModelConfig], exposure: ExposureConfig, vpc_cidr: str, hosts: dict[str, str]
+        self,
+        *,
+        models: list[ModelConfig],
+        exposure: ExposureConfig,
+        vpc_cidr: str,
+        hosts: dict[str, str],
+        scraped_from_vpc: bool = False,
     ) -> None:
+        """`scraped_from_vpc`: a collector outside the pods (AMP's managed scraper) reads /metrics on vLLM's port."""
         super().__init__("exposure")
         self.models, self.exposure, self.vpc_cidr, self.hosts = models, exposure, vpc_cidr, hosts
+        self.scraped_from_vpc = scraped_from_vpc
         mode = exposure.mode
         if mode is ExposureMode.INTERNAL_NLB:
             for model in models:
@@ -121,15 +129,15 @@ class ExposureChart(StandaloneChart):
     def _network_policy(self) -> cdk8s.ApiObject:
         """Only the load balancer path, labelled client namespaces and the metrics scrape reach vLLM's port.
 
-        Load balancers with IP targets connect from their addresses inside the VPC, so in those modes
-        the VPC CIDR is allowed; kubelet probes from the node are always allowed by the VPC CNI.
+        Load balancers with IP targets and AMP's managed scraper connect from their addresses inside the
+        VPC, so then the VPC CIDR is allowed; kubelet probes from the node are always allowed by the VPC CNI.
         """
         sources: list[dict[str, Any]] = [
             {"namespaceSelector": {"matchLabels": CLIENT_NAMESPACE_LABEL}},
             {"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}},
         ]
         cidrs = list(self.exposure.client_cidrs)
-        if self.exposure.load_balanced:
+        if self.exposure.load_balanced or self.scraped_from_vpc:
             cidrs.insert(0, self.vpc_cidr)
         sources += [{"ipBlock": {"cidr": cidr}} for cidr in cidrs]
         return ingress_policy(

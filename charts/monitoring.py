@@ -7,16 +7,14 @@ NetworkPolicies admit (vllm-on-eks/metrics-scraper=true).
 
 from typing import Any
 
-from charts import dcgm_exporter, vllm
+from charts import dcgm_exporter
 from charts.common import StandaloneChart, api_object, recommended_labels
-from charts.dashboard import FILE_NAME as DASHBOARD_FILE
 from config.model import ObservabilityConfig
 from config.vllm import VLLM_IMAGE
+from observability.dashboard import FILE_NAME as DASHBOARD_FILE
+from observability.scrape import JOB_LABEL, SCRAPE_INTERVAL, SCRAPE_TARGETS, ScrapeTarget
 
 API_VERSION = "monitoring.coreos.com/v1"
-SCRAPE_INTERVAL = "30s"
-# The Service label that becomes the `job` label, so the alert rules can name the jobs vllm and dcgm-exporter.
-JOB_LABEL = "app.kubernetes.io/name"
 # kube-prometheus-stack's Grafana sidecar loads ConfigMaps with this label from every namespace
 # (its defaults since chart 45.11: label grafana_dashboard, value "1", searchNamespace ALL).
 GRAFANA_DASHBOARD_LABEL = {"grafana_dashboard": "1"}
@@ -29,21 +27,8 @@ class MonitoringChart(StandaloneChart):
             **recommended_labels("vllm-on-eks-monitoring", "vllm-on-eks", component="metrics", version=VLLM_IMAGE.tag),
             **observability.selector_labels,
         }
-        self._service_monitor(
-            "dcgm-exporter",
-            dcgm_exporter.NAMESPACE,
-            labels,
-            {"app.kubernetes.io/name": dcgm_exporter.NAME},
-            port="metrics",
-        )
-        # Only the model servers' ClusterIP Services: the load balancer Services select the same pods.
-        self._service_monitor(
-            "vllm",
-            vllm.NAMESPACE,
-            labels,
-            {"app.kubernetes.io/name": vllm.APP, "app.kubernetes.io/component": "model-server"},
-            port="http",
-        )
+        for target in SCRAPE_TARGETS:
+            self._service_monitor(target, labels)
         api_object(
             self,
             "alerts",
@@ -65,18 +50,16 @@ class MonitoringChart(StandaloneChart):
             data={DASHBOARD_FILE: dashboard},
         )
 
-    def _service_monitor(
-        self, name: str, namespace: str, labels: dict[str, str], selector: dict[str, str], *, port: str
-    ) -> None:
+    def _service_monitor(self, target: ScrapeTarget, labels: dict[str, str]) -> None:
         api_object(
             self,
-            f"{name}-monitor",
+            f"{target.job}-monitor",
             api_version=API_VERSION,
             kind="ServiceMonitor",
-            metadata={"name": name, "namespace": namespace, "labels": labels},
+            metadata={"name": target.job, "namespace": target.namespace, "labels": labels},
             spec={
                 "jobLabel": JOB_LABEL,
-                "selector": {"matchLabels": selector},
-                "endpoints": [{"port": port, "path": "/metrics", "interval": SCRAPE_INTERVAL}],
+                "selector": {"matchLabels": target.service_labels},
+                "endpoints": [{"port": target.port, "path": "/metrics", "interval": SCRAPE_INTERVAL}],
             },
         )

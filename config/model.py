@@ -399,7 +399,7 @@ Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h)$")]
 
 
 class AlertConfig(Strict):
-    """Thresholds of the alert rules (charts/alerts.py), each with the reason for its default."""
+    """Thresholds of the alert rules (observability/rules.py), each with the reason for its default."""
 
     gpu_idle_percent: float = Field(
         default=5, ge=0, le=100, description="GPU utilisation below this is idle (the guide: under 5 % is waste)."
@@ -415,18 +415,44 @@ class AlertConfig(Strict):
     gpu_temperature_c: float = Field(default=85, gt=0, description="GPU temperature that means throttling.")
 
 
+def _email_address(value: str) -> str:
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}", value) or len(value) > 254:
+        raise ValueError(f"'{value[:80]}' is not an e-mail address; write it as name@example.com")
+    return value
+
+
+EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+class AmpConfig(Strict):
+    """Amazon Managed Service for Prometheus: where its alerts go."""
+
+    alert_emails: list[EmailAddress] = Field(
+        default=[],
+        description="Addresses subscribed to the alert topic (each confirms by mail). Empty: subscribe your own "
+        "endpoints to the topic the monitoring stack outputs.",
+    )
+    retention_days: int = Field(
+        default=150, ge=1, le=1095, description="How long the workspace keeps samples (AMP's default: 150)."
+    )
+
+
 class ObservabilityConfig(Strict):
-    mode: Literal["none", "existing"] = Field(
+    mode: Literal["none", "existing", "amp"] = Field(
         default="none",
-        description="`none`: the alert rules are written to dist/ENV/prometheus/ only; `existing`: the cluster runs "
-        "the Prometheus Operator (kube-prometheus-stack), so ServiceMonitors for vLLM and DCGM and a PrometheusRule "
-        "are applied too (without the operator's CRDs the deploy would fail, hence not the default on a new cluster).",
+        description="`none`: the rules and the dashboard are written to dist/ENV/ only; `existing`: the cluster runs "
+        "the Prometheus Operator (kube-prometheus-stack), so ServiceMonitors for vLLM and DCGM, a PrometheusRule and "
+        "the dashboard ConfigMap are applied too (without the operator's CRDs the deploy would fail, hence not the "
+        "default on a new cluster); `amp`: a monitoring stack with an Amazon Managed Service for Prometheus "
+        "workspace, its agentless scraper, the rules and an SNS alert topic (needs exposure.api_key: the scraper "
+        "reaches the model servers from VPC addresses).",
     )
     selector_labels: dict[str, str] = Field(
         default={"release": "kube-prometheus-stack"},
-        description="Labels your Prometheus selects ServiceMonitors and PrometheusRules by (kube-prometheus-stack: "
-        "release: <its Helm release name>).",
+        description="existing: labels your Prometheus selects ServiceMonitors and PrometheusRules by "
+        "(kube-prometheus-stack: release: <its Helm release name>).",
     )
+    amp: AmpConfig = Field(default_factory=AmpConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
 
 
@@ -590,6 +616,15 @@ class EnvironmentConfig(Strict):
                 f"exposure.certificate_arn is in {arn.split(':')[3]} but the load balancer is in {self.region}; "
                 "ACM certificates are regional: request or import the certificate in "
                 f"{self.region} and use its ARN"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _scraped_from_the_vpc(self) -> Self:
+        if self.observability.mode == "amp" and not self.exposure.api_key:
+            raise ValueError(
+                "observability.mode amp scrapes the model servers from addresses in the VPC, so their port is open "
+                "to the VPC; set exposure.api_key: true so the API is not open with it, or use mode existing"
             )
         return self
 

@@ -5,13 +5,16 @@ from dataclasses import dataclass
 from aws_cdk import Annotations, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
+from charts.bundle import prometheus_rules
 from config.loader import ConfigError
 from config.model import EnvironmentConfig
 from config.names import REGISTRY_STACK
 from config.secrets import API_KEY_FILE, mounted_secrets
+from observability.scrape import scrape_config_yaml
 from planning.fit import deployability, refusal
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
 from stacks.secrets_stack import SecretsStack
@@ -24,6 +27,7 @@ class EnvironmentStacks:
     cluster: ClusterStack
     inference: InferenceStack
     registry: RegistryStack | None
+    monitoring: MonitoringStack | None = None  # with observability.mode amp
 
 
 def admin_principals(config: EnvironmentConfig, deployer: str | None) -> list[str]:
@@ -87,6 +91,19 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
         description=f"vLLM on EKS ({config.name}): GPU workloads (device plugin, DCGM exporter, vLLM)",
     )
     inference.add_stack_dependency(secrets_stack, "the model servers mount the secrets it creates")
+    monitoring = None
+    if config.observability.mode == "amp":
+        monitoring = MonitoringStack(
+            app,
+            f"{prefix}-monitoring",
+            cluster=cluster.cluster,
+            alias=prefix,
+            scrape_config=scrape_config_yaml(),
+            rules=prometheus_rules(config),
+            settings=config.observability.amp,
+            env=env,
+            description=f"vLLM on EKS ({config.name}): Amazon Managed Service for Prometheus, scraper, alerts",
+        )
     if registry:
         inference.add_stack_dependency(registry, "the vLLM image is pulled through the registry's cache")
     for warning in warnings:
@@ -96,11 +113,16 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
     # The user's tags skip launch templates: a new template version replaces every node, so editing
     # a tag would roll the GPU nodes (and re-download the model). The environment name never changes
     # and still reaches the instances, for cost allocation.
-    for stack in (stack for stack in (network, secrets_stack, cluster, inference) if stack):
+    for stack in (stack for stack in (network, secrets_stack, cluster, inference, monitoring) if stack):
         Tags.of(stack).add("environment", config.name)
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value, exclude_resource_types=["AWS::EC2::LaunchTemplate"])
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return EnvironmentStacks(
-        network=network, secrets=secrets_stack, cluster=cluster, inference=inference, registry=registry
+        network=network,
+        secrets=secrets_stack,
+        cluster=cluster,
+        inference=inference,
+        registry=registry,
+        monitoring=monitoring,
     )

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from charts.alerts import COST_PER_MILLION, GPUS_IDLE, MODEL_COST, REPLICA_PRICE, rule_groups
 from config.model import AlertConfig
+from observability.rules import COST_PER_MILLION, GPUS_IDLE, MODEL_COST, REPLICA_PRICE, rule_groups
 from planning.sizing import ReplicaPrice
 from tests.conftest import ROOT
 from tests.promql import PLATFORM_METRICS, catalog_series, metric_names

@@ -410,16 +410,18 @@ def test_vllm_runs_without_privileges_or_capabilities(rendered):
         assert daemon["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False, chart
 
 
-def test_only_the_metrics_scrape_reaches_the_dcgm_exporter(rendered):
-    docs = rendered["dcgm-exporter"]
+@pytest.mark.parametrize("env_name", EXPOSURE_ENVIRONMENTS.values())
+def test_only_the_metrics_scrape_reaches_the_dcgm_exporter(synth_env, env_name):
+    """The labelled scrape namespace; with AMP's managed scraper (prod), which connects from VPC addresses,
+    the VPC CIDR too, on the metrics port only."""
+    synthesized = synth_env(env_name)
+    docs = documents(synthesized.stacks.inference.charts["dcgm-exporter"])
+    scrapers = [{"namespaceSelector": {"matchLabels": {"vllm-on-eks/metrics-scraper": "true"}}}]
+    if synthesized.config.observability.mode == "amp":
+        scrapers.append({"ipBlock": {"cidr": synthesized.config.network.vpc_cidr}})
     policy = find(docs, "NetworkPolicy")
     daemon_set = find(docs, "DaemonSet")
     selector = policy["spec"]["podSelector"]["matchLabels"]
     assert selector.items() <= daemon_set["spec"]["template"]["metadata"]["labels"].items()
     assert policy["spec"]["policyTypes"] == ["Ingress"]
-    assert policy["spec"]["ingress"] == [
-        {
-            "from": [{"namespaceSelector": {"matchLabels": {"vllm-on-eks/metrics-scraper": "true"}}}],
-            "ports": [{"protocol": "TCP", "port": 9400}],
-        }
-    ]
+    assert policy["spec"]["ingress"] == [{"from": scrapers, "ports": [{"protocol": "TCP", "port": 9400}]}]

@@ -9,10 +9,10 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from charts.alerts import rule_groups
-from charts.dashboard import UID, grafana_dashboard
 from config.metrics import DCGM_CATALOG
 from config.model import AlertConfig
+from observability.dashboard import UID, grafana_dashboard
+from observability.rules import rule_groups
 from planning.sizing import ReplicaPrice
 from tests.promql import catalog_series, metric_names, plain_promql
 from tests.test_alerts import PROMTOOL

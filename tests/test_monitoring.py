@@ -1,11 +1,15 @@
 """observability.mode existing: ServiceMonitors that select exactly the right Services, and the alert rules as a PrometheusRule."""
 
 import json
+import re
 
-from charts.alerts import DCGM_JOB, VLLM_JOB
+import yaml
+
 from charts.bundle import prometheus_rules
-from charts.dashboard import FILE_NAME, grafana_dashboard
-from charts.monitoring import GRAFANA_DASHBOARD_LABEL, JOB_LABEL
+from charts.monitoring import GRAFANA_DASHBOARD_LABEL
+from observability.dashboard import FILE_NAME, grafana_dashboard
+from observability.rules import DCGM_JOB, VLLM_JOB
+from observability.scrape import JOB_LABEL, scrape_config, scrape_config_yaml
 from tests.manifests import documents, find
 
 
@@ -50,6 +54,96 @@ def test_the_dashboard_is_a_configmap_the_grafana_sidecar_loads(synth_env):
 
 
 def test_no_operator_objects_unless_the_cluster_runs_the_operator(dev, prod):
+    assert (dev.config.observability.mode, prod.config.observability.mode) == ("none", "amp")
     for synthesized in (dev, prod):
-        assert synthesized.config.observability.mode == "none"
         assert "monitoring" not in synthesized.stacks.inference.charts
+    assert dev.stacks.monitoring is None
+
+
+def _resource(template, kind):
+    (resource,) = [r for r in template["Resources"].values() if r["Type"] == kind]
+    return resource
+
+
+def _ref(template, kind):
+    (logical_id,) = [key for key, r in template["Resources"].items() if r["Type"] == kind]
+    return logical_id
+
+
+def test_amp_scraper_reads_the_cluster_from_its_private_subnets_into_the_workspace(prod):
+    template = prod.template_json("monitoring")
+    scraper = _resource(template, "AWS::APS::Scraper")["Properties"]
+    eks_source = scraper["Source"]["EksConfiguration"]
+    cluster_arn = eks_source["ClusterArn"]["Fn::GetStackOutput"]
+    assert cluster_arn["StackName"] == "vllm-prod-cluster"
+    assert re.fullmatch(r"\w*ControlPlaneCluster\w*Arn\w*", cluster_arn["OutputName"]), "the cluster's ARN"
+    # Two or more subnets in two or more zones (the collector's requirement): the VPC's private subnets.
+    assert len(eks_source["SubnetIds"]) == len(prod.config.network.availability_zones) >= 2
+    assert all("privateSubnet" in json.dumps(subnet) for subnet in eks_source["SubnetIds"])
+    assert "ClusterSecurityGroupId" in json.dumps(eks_source["SecurityGroupIds"])
+    workspace = _ref(template, "AWS::APS::Workspace")
+    assert scraper["Destination"]["AmpConfiguration"]["WorkspaceArn"] == {"Fn::GetAtt": [workspace, "Arn"]}
+    assert yaml.safe_load(scraper["ScrapeConfiguration"]["ConfigurationBlob"]) == scrape_config()
+
+
+def test_amp_gets_the_same_rules_and_alerts_reach_an_encrypted_topic_only_the_workspace_may_publish_to(prod):
+    template = prod.template_json("monitoring")
+    workspace = _ref(template, "AWS::APS::Workspace")
+    rules = _resource(template, "AWS::APS::RuleGroupsNamespace")["Properties"]
+    assert rules["Workspace"] == {"Fn::GetAtt": [workspace, "Arn"]}
+    assert yaml.safe_load(rules["Data"]) == prometheus_rules(prod.config)
+    topic = _ref(template, "AWS::SNS::Topic")
+    assert "KmsMasterKeyId" in template["Resources"][topic]["Properties"]
+    definition = template["Resources"][workspace]["Properties"]["AlertManagerDefinition"]["Fn::Join"][1]
+    resolved = "".join(part if isinstance(part, str) else "arn:aws:sns:us-east-1:123456789012:t" for part in definition)
+    alertmanager = yaml.safe_load(yaml.safe_load(resolved)["alertmanager_config"])
+    (receiver,) = alertmanager["receivers"]
+    assert alertmanager["route"]["receiver"] == receiver["name"]
+    assert receiver["sns_configs"] == [
+        {"topic_arn": "arn:aws:sns:us-east-1:123456789012:t", "sigv4": {"region": "us-east-1"}, "send_resolved": True}
+    ]
+    assert {"Ref": topic} in definition
+    statements = _resource(template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "aps.amazonaws.com"}
+    assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [workspace, "Arn"]}
+    key_policy = _resource(template, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
+    assert any(s["Principal"] == {"Service": "aps.amazonaws.com"} for s in key_policy), "SNS needs the key for APS"
+
+
+def test_the_scrape_configuration_finds_what_the_service_monitors_find(synth_env, tmp_path):
+    """promtool accepts it as a Prometheus configuration, and each job keeps exactly the ServiceMonitor's Services.
+
+    Debian builds Prometheus without Kubernetes discovery, so promtool checks everything else (globals,
+    relabelling, regexes) with the discovery swapped for a static target; the discovery is asserted below.
+    """
+    import subprocess
+
+    from tests.test_alerts import PROMTOOL
+
+    checkable = yaml.safe_load(scrape_config_yaml())
+    for job in checkable["scrape_configs"]:
+        job["static_configs"] = [{"targets": ["10.0.0.1:9400"]}]
+        del job["kubernetes_sd_configs"]
+    path = tmp_path / "prometheus.yml"
+    path.write_text(yaml.safe_dump(checkable))
+    result = subprocess.run([str(PROMTOOL), "check", "config", str(path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    monitors = {
+        m["metadata"]["name"]: m for m in _docs(synth_env("alb"), "monitoring") if m["kind"] == "ServiceMonitor"
+    }
+    for job in scrape_config()["scrape_configs"]:
+        monitor = monitors[job["job_name"]]
+        (keep,) = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
+        wanted = [*monitor["spec"]["selector"]["matchLabels"].values(), monitor["spec"]["endpoints"][0]["port"]]
+        assert keep["regex"] == ";".join(wanted)
+        assert job["kubernetes_sd_configs"] == [
+            {"role": "endpoints", "namespaces": {"names": [monitor["metadata"]["namespace"]]}}
+        ]
+        assert int(scrape_config()["global"]["scrape_interval"].removesuffix("s")) >= 30, "the collector's minimum"
+
+
+def test_amp_admits_the_vpc_to_the_model_servers_only_with_an_api_key(prod):
+    policy = find(_docs(prod, "exposure"), "NetworkPolicy")
+    assert {"ipBlock": {"cidr": prod.config.network.vpc_cidr}} in policy["spec"]["ingress"][0]["from"]
+    assert prod.config.exposure.api_key

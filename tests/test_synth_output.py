@@ -27,11 +27,17 @@ def test_registry_template_snapshot(prod, json_snapshot):
     assert normalized(template) == json_snapshot
 
 
+def test_monitoring_template_snapshot(prod, json_snapshot):
+    assert prod.stacks.monitoring is not None
+    assert normalized(prod.template_json("monitoring")) == json_snapshot
+
+
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
 def test_cfn_lint_finds_no_errors(synth_env, env_name):
     synthesized = synth_env(env_name)
     templates = sorted(str(path) for path in synthesized.outdir.glob("*.template.json"))
-    assert len(templates) == len(STACKS) + (synthesized.stacks.registry is not None)
+    optional = (synthesized.stacks.registry, synthesized.stacks.monitoring)
+    assert len(templates) == len(STACKS) + sum(stack is not None for stack in optional)
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("cfn-lint")),

@@ -15,7 +15,6 @@ from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
-from charts.alerts import COST_PER_MILLION, GPUS_IDLE, MODEL_COST
 from config.metrics import (
     DCGM_CATALOG,
     GENERATION_TOKENS,
@@ -29,6 +28,7 @@ from config.metrics import (
     TIME_TO_FIRST_TOKEN,
     Metric,
 )
+from observability.rules import COST_PER_MILLION, GPUS_IDLE, MODEL_COST
 
 UID = "vllm-on-eks"
 TITLE = "vLLM on EKS"
@@ -122,7 +122,7 @@ def _model_row() -> list[Builder[Any]]:
 def _cost_row() -> list[Builder[Any]]:
     return [
         _series("Cost per million generated tokens", "currencyUSD", "The replicas' share of the planned instance's "
-                "on-demand price / tokens generated over the last hour (recorded; the formula is in charts/alerts.py).",
+                "on-demand price / tokens generated over the last hour (recorded; the formula is in observability/rules.py).",
                 [(f"{COST_PER_MILLION}{{{MODEL}}}", "{{model_name}}")]),
         _series("Cost per hour", "currencyUSD", "Replicas running x price per replica-hour, per model.",
                 [(f"{MODEL_COST}{{{MODEL}}}", "{{model_name}} on {{instance_type}}")]),
