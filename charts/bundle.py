@@ -12,6 +12,7 @@ from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
 from charts.exposure import ExposureChart
 from charts.monitoring import MonitoringChart
+from charts.prometheus_prerequisites import PrometheusPrerequisitesChart
 from charts.vllm import ModelServer, VllmChart
 from config.model import EnvironmentConfig
 from config.secrets import mounted_secrets
@@ -64,7 +65,9 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
             scraped_from_vpc=scraped_from_vpc,
         ),
     }
-    if config.observability.mode == "existing":
+    if config.observability.mode == "in-cluster":
+        charts["prometheus-prerequisites"] = PrometheusPrerequisitesChart()
+    if config.observability.mode in ("existing", "in-cluster"):
         charts["monitoring"] = MonitoringChart(
             observability=config.observability, rules=prometheus_rules(config), dashboard=dashboard_json()
         )

@@ -6,6 +6,7 @@ from typing import cast
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
 from constructs import Construct
@@ -20,10 +21,12 @@ from components.nag import (
     managed_policy,
     skip_scan,
 )
+from components.workload_access import PodIdentity
 from config.addons import ADDON_CONFIGURATION
 from config.model import ClusterConfig, EndpointAccess
-from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
+from config.versions import KUBERNETES_VERSION
 
+EBS_CSI_POLICY = "AmazonEBSCSIDriverPolicyV2"
 CONTROL_PLANE_LOGS = [
     eks.ClusterLoggingTypes.API,
     eks.ClusterLoggingTypes.AUDIT,
@@ -121,9 +124,9 @@ def _endpoint_access(config: ClusterConfig) -> eks.EndpointAccess:
 
 
 class ManagedAddons(Construct):
-    """The EKS managed add-ons at the versions pinned in config/versions.py."""
+    """The EKS managed add-ons at the versions pinned in config/versions.py (`versions`: name -> build)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, versions: dict[str, str]) -> None:
         super().__init__(scope, construct_id)
         self.addons = {
             name: eks.Addon(
@@ -135,8 +138,27 @@ class ManagedAddons(Construct):
                 configuration_values=ADDON_CONFIGURATION.get(name),
                 preserve_on_delete=False,
             )
-            for name, version in ADDON_VERSIONS.items()
+            for name, version in versions.items()
         }
+        if "aws-ebs-csi-driver" in self.addons:
+            # The driver's controller creates and attaches volumes through Pod Identity, with AWS's policy
+            # scoped to volumes it tagged itself.
+            identity = PodIdentity(
+                self,
+                "EbsCsiIdentity",
+                cluster=cluster,
+                namespace="kube-system",
+                service_account="ebs-csi-controller-sa",
+            )
+            identity.role.add_managed_policy(
+                iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{EBS_CSI_POLICY}")
+            )
+            acknowledge(
+                identity.role,
+                {managed_policy(f"service-role/{EBS_CSI_POLICY}"): "AWS's policy for the EBS CSI driver, "
+                 "limited to volumes and snapshots the driver tagged"},
+            )  # fmt: skip
+            self.addons["aws-ebs-csi-driver"].node.add_dependency(identity)
         for addon in self.addons.values():
             # EKS installs self-managed copies of vpc-cni, coredns and kube-proxy at creation;
             # take them over instead of failing on the conflict.

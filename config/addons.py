@@ -1,9 +1,13 @@
 """EKS add-on settings that differ from the defaults, and why: the cluster applies them, the guard checks
 them against each pinned build's own configuration schema before the control plane exists."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config.scheduling import GPU_TAINT
+from config.versions import ADDON_VERSIONS, EBS_CSI_ADDON_VERSION
+
+if TYPE_CHECKING:
+    from config.model import EnvironmentConfig
 
 # How often the Secrets Store CSI driver re-reads mounted secrets. A value fixed after a pod started
 # (a Hugging Face token put in late) reaches the mounted file within this interval, and a crash-looping
@@ -28,4 +32,14 @@ ADDON_CONFIGURATION: dict[str, dict[str, Any]] = {
         "nodeAgent": {"tolerations": [{"operator": "Exists"}]},
         "dcgmAgent": {"tolerations": [GPU_TAINT.toleration()]},
     },
+    # Volumes are for Prometheus on the system nodes: keep the node plugin off the GPU nodes (upstream
+    # tolerates every taint), so it takes nothing from the GPU nodes' kubelet budget.
+    "aws-ebs-csi-driver": {"node": {"tolerateAllTaints": False}},
 }
+
+
+def environment_addons(config: "EnvironmentConfig") -> dict[str, str]:
+    """The add-ons an environment installs, by name and pinned build: the EBS CSI driver only for in-cluster Prometheus."""
+    if config.observability.mode == "in-cluster":
+        return {**ADDON_VERSIONS, "aws-ebs-csi-driver": EBS_CSI_ADDON_VERSION}
+    return dict(ADDON_VERSIONS)

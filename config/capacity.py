@@ -2,9 +2,9 @@
 
 import json
 
-from config.addons import ADDON_CONFIGURATION
+from config.addons import ADDON_CONFIGURATION, environment_addons
 from config.model import EnvironmentConfig
-from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
+from config.versions import KUBERNETES_VERSION
 from functions.guards.capacity import CapacityRequest
 
 
@@ -22,7 +22,11 @@ def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
         system_desired_nodes=system.desired_size,
         system_max_nodes=system.max_size,
         kubernetes_version=KUBERNETES_VERSION,
-        addon_versions=dict(ADDON_VERSIONS),
+        addon_versions=environment_addons(config),
         # JSON text, so CloudFormation's stringification of custom-resource properties cannot retype it.
-        addon_configuration={name: json.dumps(values) for name, values in ADDON_CONFIGURATION.items()},
+        addon_configuration={
+            name: json.dumps(values)
+            for name, values in ADDON_CONFIGURATION.items()
+            if name in environment_addons(config)
+        },
     )

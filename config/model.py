@@ -437,21 +437,40 @@ class AmpConfig(Strict):
     )
 
 
+class InClusterConfig(Strict):
+    """kube-prometheus-stack installed by the app on the system nodes."""
+
+    retention: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(h|d|w)$")] = Field(
+        default="15d", description="How long Prometheus keeps samples (e.g. 15d, 4w)."
+    )
+    storage_gib: int = Field(
+        default=50,
+        ge=10,
+        le=1000,
+        description="Prometheus's gp3 volume; at the 30 s scrape a vLLM pod's few hundred series take well under "
+        "1 GiB a week, so 50 covers 15 days of a small fleet with room to spare.",
+    )
+    grafana: bool = Field(default=True, description="Install Grafana with the dashboard (admin password random).")
+
+
 class ObservabilityConfig(Strict):
-    mode: Literal["none", "existing", "amp"] = Field(
+    mode: Literal["none", "existing", "in-cluster", "amp"] = Field(
         default="none",
         description="`none`: the rules and the dashboard are written to dist/ENV/ only; `existing`: the cluster runs "
         "the Prometheus Operator (kube-prometheus-stack), so ServiceMonitors for vLLM and DCGM, a PrometheusRule and "
         "the dashboard ConfigMap are applied too (without the operator's CRDs the deploy would fail, hence not the "
-        "default on a new cluster); `amp`: a monitoring stack with an Amazon Managed Service for Prometheus "
+        "default on a new cluster); `in-cluster`: the app installs kube-prometheus-stack (Helm) on the system nodes, "
+        "then the same objects as `existing`; `amp`: a monitoring stack with an Amazon Managed Service for Prometheus "
         "workspace, its agentless scraper, the rules and an SNS alert topic (needs exposure.api_key: the scraper "
         "reaches the model servers from VPC addresses).",
     )
     selector_labels: dict[str, str] = Field(
         default={"release": "kube-prometheus-stack"},
         description="existing: labels your Prometheus selects ServiceMonitors and PrometheusRules by "
-        "(kube-prometheus-stack: release: <its Helm release name>).",
+        "(kube-prometheus-stack: release: <its Helm release name>); in-cluster: the labels the installed "
+        "Prometheus selects by.",
     )
+    in_cluster: InClusterConfig = Field(default_factory=InClusterConfig)
     amp: AmpConfig = Field(default_factory=AmpConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
 

@@ -31,6 +31,17 @@ ADDON_VERSIONS: dict[str, str] = {
 }
 
 
+# Only with observability.mode in-cluster: Prometheus's volume is an EBS volume. v1.64.0 is the newest
+# driver release upstream (kubernetes-sigs/aws-ebs-csi-driver CHANGELOG, 2026-08); its EKS build string
+# is unconfirmed, so preflight and the quota guard check it against the region before anything starts.
+EBS_CSI_ADDON_VERSION = "v1.64.0-eksbuild.1"
+
+# kube-prometheus-stack for observability.mode in-cluster: 88.5.3 (Prometheus Operator v0.93.1) is the
+# newest chart in prometheus-community/helm-charts as read on 2026-12-03 (snapshot of 2026-08-22), and
+# supports Kubernetes >= 1.25. Installed from the chart repository below at deploy time, never at synth.
+KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
+KUBE_PROMETHEUS_STACK_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
+
 # AWS Load Balancer Controller v3.2.2: the newest release aws-cdk-lib 2.275 ships together with its
 # matching IAM policy, so the controller's permissions are AWS-maintained, not a hand-copied document.
 LOAD_BALANCER_CONTROLLER_VERSION = "v3.2.2"

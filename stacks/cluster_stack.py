@@ -9,6 +9,7 @@ from components.eks_cluster import InferenceCluster, ManagedAddons
 from components.guards import QuotaGuard
 from components.load_balancer_controller import LoadBalancerController
 from components.node_groups import GpuNodeGroup, SystemNodeGroup
+from config.addons import environment_addons
 from config.capacity import capacity_request
 from config.model import EnvironmentConfig
 
@@ -42,7 +43,7 @@ class ClusterStack(Stack):
         self.system_nodes = SystemNodeGroup(
             self, "SystemNodes", cluster=self.cluster, config=config.cluster.system_node_group
         )
-        addons = ManagedAddons(self, "Addons", cluster=self.cluster)
+        addons = ManagedAddons(self, "Addons", cluster=self.cluster, versions=environment_addons(config))
         # CoreDNS only becomes healthy once a node can run it.
         addons.node.add_dependency(self.system_nodes)
         self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)

@@ -5,10 +5,11 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from charts import vllm
+from charts import prometheus_prerequisites, vllm
 from charts.bundle import environment_charts
 from charts.common import StandaloneChart
 from components.guards import SecretsGuard
+from components.prometheus_stack import KubePrometheusStack
 from components.workload_access import PodIdentity
 from config.model import EnvironmentConfig
 from config.secrets import human_secrets, mounted_secrets
@@ -53,6 +54,18 @@ class InferenceStack(Stack):
         if "monitoring" in self.manifests:
             # What it scrapes must exist first; the Prometheus Operator's CRDs must already be in the cluster.
             self.manifests["monitoring"].node.add_dependency(self.manifests["vllm"], self.manifests["dcgm-exporter"])
+        if config.observability.mode == "in-cluster":
+            prometheus = KubePrometheusStack(
+                self,
+                "KubePrometheusStack",
+                cluster=cluster,
+                namespace=prometheus_prerequisites.NAMESPACE,
+                storage_class=prometheus_prerequisites.STORAGE_CLASS,
+                observability=config.observability,
+            )
+            prometheus.node.add_dependency(self.manifests["prometheus-prerequisites"])
+            # The operator's CRDs come with the release.
+            self.manifests["monitoring"].node.add_dependency(prometheus)
         if config.exposure.public:
             Annotations.of(self).add_warning_v2(
                 "vllm:public-endpoint",

@@ -23,6 +23,9 @@ ENVIRONMENTS = ["dev", "prod"]
 FIXTURE_CONFIGS = ROOT / "tests" / "fixtures" / "config"
 # One synthesized environment per exposure mode: the two shipped ones and a test-only ALB fixture.
 EXPOSURE_ENVIRONMENTS = {"cluster-ip": "dev", "internal-nlb": "prod", "alb": "alb"}
+# One per observability mode: dev none, the ALB fixture existing, a test-only in-cluster fixture, prod amp.
+OBSERVABILITY_ENVIRONMENTS = {"none": "dev", "existing": "alb", "in-cluster": "in-cluster", "amp": "prod"}
+RENDERED_ENVIRONMENTS = sorted({*EXPOSURE_ENVIRONMENTS.values(), *OBSERVABILITY_ENVIRONMENTS.values()})
 TEST_ACCOUNT = "111111111111"
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

@@ -12,17 +12,17 @@ from charts.bundle import write_manifests
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, VLLM_IMAGE
 from functions.guards.secrets import PLACEHOLDER
-from tests.conftest import EXPOSURE_ENVIRONMENTS
+from tests.conftest import EXPOSURE_ENVIRONMENTS, RENDERED_ENVIRONMENTS
 from tests.manifests import CRD_GROUPS_WITHOUT_SCHEMA, documents, find, gpu_request, pod_specs, validate_strictly
 
 
-@pytest.fixture(scope="module", params=EXPOSURE_ENVIRONMENTS.values())
+@pytest.fixture(scope="module", params=RENDERED_ENVIRONMENTS)
 def rendered(request, synth_env):
     synthesized = synth_env(request.param)
     return {name: documents(chart) for name, chart in synthesized.stacks.inference.charts.items()}
 
 
-@pytest.mark.parametrize("env_name", EXPOSURE_ENVIRONMENTS.values())
+@pytest.mark.parametrize("env_name", RENDERED_ENVIRONMENTS)
 def test_manifest_snapshot(synth_env, json_snapshot, env_name):
     charts = synth_env(env_name).stacks.inference.charts
     assert {name: documents(chart) for name, chart in charts.items()} == json_snapshot

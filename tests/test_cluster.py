@@ -82,7 +82,9 @@ def test_managed_addons_are_pinned_and_network_policy_is_enforced(dev):
         addon["Properties"]["AddonName"]: addon["Properties"]
         for addon in template.find_resources("AWS::EKS::Addon").values()
     }
-    assert {name: props["AddonVersion"] for name, props in addons.items()} == ADDON_VERSIONS
+    assert {name: props["AddonVersion"] for name, props in addons.items()} == ADDON_VERSIONS, (
+        "no EBS driver without in-cluster Prometheus"
+    )
     assert addons["vpc-cni"]["ConfigurationValues"] == '{"enableNetworkPolicy":"true"}'
     configured = {name: json.loads(props.get("ConfigurationValues", "null")) for name, props in addons.items()}
     assert configured == {name: ADDON_CONFIGURATION.get(name) for name in ADDON_VERSIONS}, "every add-on's settings"

@@ -147,3 +147,83 @@ def test_amp_admits_the_vpc_to_the_model_servers_only_with_an_api_key(prod):
     policy = find(_docs(prod, "exposure"), "NetworkPolicy")
     assert {"ipBlock": {"cidr": prod.config.network.vpc_cidr}} in policy["spec"]["ingress"][0]["from"]
     assert prod.config.exposure.api_key
+
+
+def _of_type(template, kind):
+    return {key: r for key, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_in_cluster_installs_the_pinned_kube_prometheus_stack_that_selects_the_monitoring_objects(synth_env):
+    from charts.prometheus_prerequisites import NAMESPACE, STORAGE_CLASS
+    from config.versions import KUBE_PROMETHEUS_STACK_REPOSITORY, KUBE_PROMETHEUS_STACK_VERSION
+
+    synthesized = synth_env("in-cluster")
+    template = synthesized.template_json("inference")
+    ((release_id, release),) = _of_type(template, "Custom::AWSCDK-EKS-HelmChart").items()
+    props = release["Properties"]
+    assert (props["Chart"], props["Version"], props["Repository"]) == (
+        "kube-prometheus-stack",
+        KUBE_PROMETHEUS_STACK_VERSION,
+        KUBE_PROMETHEUS_STACK_REPOSITORY,
+    )
+    assert props["Namespace"] == NAMESPACE and not props.get("CreateNamespace"), "the prerequisites chart makes it"
+    values = json.loads(props["Values"])
+    spec = values["prometheus"]["prometheusSpec"]
+    labels = synthesized.config.observability.selector_labels
+    assert spec["serviceMonitorSelector"] == spec["ruleSelector"] == {"matchLabels": labels}
+    monitoring = _docs(synthesized, "monitoring")
+    assert all(labels.items() <= doc["metadata"]["labels"].items() for doc in monitoring)
+    assert spec["retention"] == "10d"
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["storageClassName"] == STORAGE_CLASS and claim["resources"]["requests"]["storage"] == "40Gi"
+    assert values["nodeExporter"]["enabled"] is False, "it would tolerate the GPU taint and take from the GPU budget"
+    assert values["grafana"]["adminPassword"] == "", "never upstream's well-known password"
+    assert "toleration" not in props["Values"], "nothing of the stack lands on the GPU nodes"
+    # Order: namespace and storage class, then the release (and its CRDs), then the ServiceMonitors and rules.
+    manifests = {key: r for key, r in _of_type(template, "Custom::AWSCDK-EKS-KubernetesResource").items()}
+    prerequisites = next(k for k in manifests if k.startswith("prometheusprerequisites"))
+    monitoring_id = next(k for k in manifests if k.startswith("monitoring"))
+    assert prerequisites in release["DependsOn"]
+    assert release_id in manifests[monitoring_id]["DependsOn"]
+
+
+def test_in_cluster_prometheus_gets_a_scrapable_namespace_and_an_encrypted_gp3_class(synth_env):
+    docs = _docs(synth_env("in-cluster"), "prometheus-prerequisites")
+    namespace = find(docs, "Namespace")
+    assert namespace["metadata"]["labels"]["vllm-on-eks/metrics-scraper"] == "true"
+    storage = find(docs, "StorageClass")
+    assert storage["provisioner"] == "ebs.csi.aws.com" and storage["parameters"] == {"type": "gp3", "encrypted": "true"}
+    assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
+
+
+def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_gpu_nodes(synth_env, dev):
+    from config.addons import ADDON_CONFIGURATION
+    from config.versions import EBS_CSI_ADDON_VERSION
+
+    def addons(synthesized):
+        return {
+            r["Properties"]["AddonName"]: r["Properties"]
+            for r in _of_type(synthesized.template_json("cluster"), "AWS::EKS::Addon").values()
+        }
+
+    assert "aws-ebs-csi-driver" not in addons(dev)
+    in_cluster = synth_env("in-cluster")
+    driver = addons(in_cluster)["aws-ebs-csi-driver"]
+    assert driver["AddonVersion"] == EBS_CSI_ADDON_VERSION
+    assert json.loads(driver["ConfigurationValues"]) == ADDON_CONFIGURATION["aws-ebs-csi-driver"]
+    assert ADDON_CONFIGURATION["aws-ebs-csi-driver"]["node"]["tolerateAllTaints"] is False
+    template = in_cluster.template_json("cluster")
+    (association,) = [
+        r["Properties"]
+        for r in _of_type(template, "AWS::EKS::PodIdentityAssociation").values()
+        if r["Properties"]["ServiceAccount"] == "ebs-csi-controller-sa"
+    ]
+    assert association["Namespace"] == "kube-system"
+    role = template["Resources"][association["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
+    assert "service-role/AmazonEBSCSIDriverPolicyV2" in json.dumps(role["ManagedPolicyArns"])
+    (guard,) = [
+        r
+        for r in _of_type(template, "AWS::CloudFormation::CustomResource").values()
+        if "addon_versions" in r["Properties"]
+    ]
+    assert guard["Properties"]["addon_versions"]["aws-ebs-csi-driver"] == EBS_CSI_ADDON_VERSION, "checked before deploy"
