@@ -27,7 +27,12 @@ RULES_FILE = "prometheus/vllm-on-eks.rules.yaml"
 
 def prometheus_rules(config: EnvironmentConfig) -> dict[str, Any]:
     """The alert and cost rules, whichever way the observability mode delivers them."""
-    return rule_groups(config.observability.alerts, replica_prices(config))
+    # AMP's managed scraper reads only the jobs of observability/scrape.py: no kube-state-metrics there.
+    return rule_groups(
+        config.observability.alerts,
+        replica_prices(config),
+        kube_state_metrics=config.observability.mode != "amp",
+    )
 
 
 def side_files(config: EnvironmentConfig) -> dict[str, str]:

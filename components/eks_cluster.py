@@ -26,6 +26,7 @@ from config.addons import ADDON_CONFIGURATION
 from config.model import ClusterConfig, EndpointAccess
 from config.versions import KUBERNETES_VERSION
 
+# arn:aws:iam::aws:policy/AmazonEBSCSIDriverPolicyV2 (AWS managed policy reference; unlike V1, not under service-role/).
 EBS_CSI_POLICY = "AmazonEBSCSIDriverPolicyV2"
 CONTROL_PLANE_LOGS = [
     eks.ClusterLoggingTypes.API,
@@ -150,12 +151,10 @@ class ManagedAddons(Construct):
                 namespace="kube-system",
                 service_account="ebs-csi-controller-sa",
             )
-            identity.role.add_managed_policy(
-                iam.ManagedPolicy.from_aws_managed_policy_name(f"service-role/{EBS_CSI_POLICY}")
-            )
+            identity.role.add_managed_policy(iam.ManagedPolicy.from_aws_managed_policy_name(EBS_CSI_POLICY))
             acknowledge(
                 identity.role,
-                {managed_policy(f"service-role/{EBS_CSI_POLICY}"): "AWS's policy for the EBS CSI driver, "
+                {managed_policy(EBS_CSI_POLICY): "AWS's policy for the EBS CSI driver, "
                  "limited to volumes and snapshots the driver tagged"},
             )  # fmt: skip
             self.addons["aws-ebs-csi-driver"].node.add_dependency(identity)

@@ -42,6 +42,8 @@ def alert_manager_definition(topic_arn: str, region: str) -> str:
                         "topic_arn": topic_arn,
                         "sigv4": {"region": region},
                         "send_resolved": True,
+                        # AMP cuts SNS subjects at 100 characters; the default lists every label.
+                        "subject": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}",
                     }
                 ],
             }

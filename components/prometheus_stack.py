@@ -38,8 +38,8 @@ def chart_values(
         "alertmanager": {"alertmanagerSpec": {"resources": _resources("50m", "64Mi", "128Mi")}},
         "grafana": {
             "enabled": settings.grafana,
-            # Upstream's values set a well-known password; empty makes the Grafana chart generate one
-            # into its Secret (kubectl -n monitoring get secret kube-prometheus-stack-grafana).
+            # Empty: the Grafana chart generates a random one into its Secret, kept across upgrades
+            # (kubectl -n monitoring get secret kube-prometheus-stack-grafana); stated so no default creeps in.
             "adminPassword": "",
             "resources": _resources("100m", "192Mi", "384Mi"),
         },
@@ -90,5 +90,6 @@ class KubePrometheusStack(Construct):
             values=chart_values(observability, storage_class=storage_class, settings=observability.in_cluster),
             wait=True,
             atomic=True,
-            timeout=Duration.minutes(15),
+            # Under the kubectl handler's own 15-minute limit, so a stuck install is rolled back, not left pending.
+            timeout=Duration.minutes(10),
         )

@@ -73,8 +73,12 @@ def cost_rules(alerts: AlertConfig, prices: list[ReplicaPrice]) -> list[dict[str
     return rules
 
 
-def rule_groups(alerts: AlertConfig, prices: list[ReplicaPrice]) -> dict[str, Any]:
-    """The rule file: alerts for the GPUs, the model servers and the scrape targets, then the cost records."""
+def rule_groups(alerts: AlertConfig, prices: list[ReplicaPrice], *, kube_state_metrics: bool = True) -> dict[str, Any]:
+    """The rule file: alerts for the GPUs, the model servers and the scrape targets, then the cost records.
+
+    `kube_state_metrics`: whether the collection scrapes kube-state-metrics (kube-prometheus-stack
+    does; AMP's managed scraper here does not), which the restart alert reads.
+    """
     gpus = [
         _alert(
             "GpuIdleWhilePaidFor",
@@ -94,14 +98,15 @@ def rule_groups(alerts: AlertConfig, prices: list[ReplicaPrice]) -> dict[str, An
             "A hot GPU throttles its clocks and tokens slow down: check the instance's health in EC2; "
             "node auto-repair replaces a node whose GPU reports faults.",
         ),
+        # The field holds the last XID seen until the node restarts: alert on a new one, not on the old value.
         _alert(
             "GpuXidError",
-            f"max by (Hostname, gpu) ({XID.series()}) > 0",
+            f"max by (Hostname, gpu) (changes({XID.series()}[10m])) > 0",
             "0m",
             "critical",
-            "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported XID {{ $value }}",
-            "An XID is a driver-reported GPU fault: look it up in NVIDIA's XID table; the node monitoring "
-            "agent marks the node and auto-repair reboots or replaces it after 10 minutes.",
+            "GPU {{ $labels.gpu }} on {{ $labels.Hostname }} reported a new XID error",
+            "An XID is a driver-reported GPU fault: read its number (DCGM_FI_DEV_XID_ERRORS) in NVIDIA's XID "
+            "table; the node monitoring agent marks the node and auto-repair reboots or replaces it after 10 minutes.",
         ),
     ]
     servers = [
@@ -132,6 +137,8 @@ def rule_groups(alerts: AlertConfig, prices: list[ReplicaPrice]) -> dict[str, An
             "Users wait for the first token: check the queue (VllmRequestsQueueing) and KV cache; long prompts "
             "and a cold prefix cache raise it too.",
         ),
+    ]
+    restarts = [
         _alert(
             "VllmRestarting",
             'increase(kube_pod_container_status_restarts_total{namespace="vllm"}[30m]) > 2',
@@ -143,20 +150,34 @@ def rule_groups(alerts: AlertConfig, prices: list[ReplicaPrice]) -> dict[str, An
         ),
     ]
     targets = [
+        # A model server serves /metrics only once its model is loaded, which may take the startup probe's 15 minutes.
         _alert(
             "MetricsTargetDown",
             f'up{{job=~"{VLLM_JOB}|{DCGM_JOB}"}} == 0',
-            "5m",
+            "20m",
             "critical",
             "{{ $labels.job }} target {{ $labels.instance }} is down",
             "No metrics, no alerts: check the pod (make status) and that the scrape namespace carries "
             "vllm-on-eks/metrics-scraper=true (the NetworkPolicies admit only it).",
         ),
+        *(
+            # A collector that finds nothing (no access, a rejected configuration) reports no `up` to go to 0.
+            _alert(
+                f"MetricsTargetMissing{suffix}",
+                f'absent(up{{job="{job}"}})',
+                "20m",
+                "critical",
+                f"no {job} target has been scraped for 20 minutes",
+                "The collector finds nothing to scrape: check that the pods run (make status), the collector's "
+                "access to the cluster, and its configuration (AMP: the scraper's status in the console).",
+            )
+            for suffix, job in (("Vllm", VLLM_JOB), ("Dcgm", DCGM_JOB))
+        ),
     ]
     return {
         "groups": [
             {"name": "vllm-on-eks.gpus", "rules": gpus},
-            {"name": "vllm-on-eks.model-servers", "rules": servers},
+            {"name": "vllm-on-eks.model-servers", "rules": servers + (restarts if kube_state_metrics else [])},
             {"name": "vllm-on-eks.targets", "rules": targets},
             {"name": "vllm-on-eks.cost", "rules": cost_rules(alerts, prices)},
         ]

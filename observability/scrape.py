@@ -47,11 +47,13 @@ def _job(target: ScrapeTarget) -> dict[str, Any]:
         "kubernetes_sd_configs": [{"role": "endpoints", "namespaces": {"names": [target.namespace]}}],
         "relabel_configs": [
             {
+                # The namespace again, so the filter holds even where a collector ignores `namespaces`.
                 "source_labels": [
+                    "__meta_kubernetes_namespace",
                     *(f"__meta_kubernetes_service_label_{_meta(label)}" for label in target.service_labels),
                     "__meta_kubernetes_endpoint_port_name",
                 ],
-                "regex": ";".join([*target.service_labels.values(), target.port]),
+                "regex": ";".join([target.namespace, *target.service_labels.values(), target.port]),
                 "action": "keep",
             },
             {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},

@@ -34,8 +34,9 @@ CASES: dict[str, tuple[list[dict[str, str]], str, dict[str, str], str, list[dict
     ),
     "GpuXidError": (
         [{"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="node-a",gpu="0"}', "values": "0 0 79 79 79"}], "3m",
-        {"Hostname": "node-a", "gpu": "0"}, "79",
-        [{"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="node-a",gpu="0"}', "values": "0x5"}],
+        {"Hostname": "node-a", "gpu": "0"}, "1",
+        # An XID from long ago stays in the field until the node restarts: no page for it every evaluation.
+        [{"series": 'DCGM_FI_DEV_XID_ERRORS{Hostname="node-a",gpu="0"}', "values": "79x30"}],
     ),
     "VllmKvCacheNearlyFull": (
         [{"series": 'vllm:kv_cache_usage_perc{model_name="m",engine="0"}', "values": "0.99x30"}], "20m",
@@ -60,9 +61,20 @@ CASES: dict[str, tuple[list[dict[str, str]], str, dict[str, str], str, list[dict
         [{"series": 'kube_pod_container_status_restarts_total{namespace="vllm",pod="vllm-m-1"}', "values": "0x5"}],
     ),
     "MetricsTargetDown": (
-        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x10"}], "8m",
+        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x30"}], "25m",
         {"job": "vllm", "instance": "10.0.0.1:8000"}, "0",
-        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "1x10"}],
+        # A model still loading (up to the startup probe's 15 minutes) is not down.
+        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x14 1x16"}],
+    ),
+    "MetricsTargetMissingVllm": (
+        [{"series": 'up{job="dcgm-exporter",instance="10.0.0.2:9400"}', "values": "1x30"}], "25m",
+        {"job": "vllm"}, "1",
+        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x30"}],
+    ),
+    "MetricsTargetMissingDcgm": (
+        [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "1x30"}], "25m",
+        {"job": "dcgm-exporter"}, "1",
+        [{"series": 'up{job="dcgm-exporter",instance="10.0.0.2:9400"}', "values": "1x30"}],
     ),
 }  # fmt: skip
 
@@ -161,6 +173,14 @@ def test_the_cost_records_follow_their_formula(rules_file, tmp_path):
     path.write_text(yaml.safe_dump({"rule_files": [str(rules_file)], "evaluation_interval": "1m", "tests": tests}))
     result = subprocess.run([str(PROMTOOL), "test", "rules", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_kube_state_metrics_no_rule_names_its_series():
+    """AMP's managed scraper reads no kube-state-metrics: a rule on its series would never fire."""
+    groups = rule_groups(AlertConfig(), PRICES, kube_state_metrics=False)
+    names = {name for group in groups["groups"] for rule in group["rules"] for name in metric_names(rule["expr"])}
+    assert "kube_pod_container_status_restarts_total" not in names
+    assert "VllmRestarting" in RULES and "VllmRestarting" not in str(groups)
 
 
 def test_each_model_gets_its_price_as_labels_promtool_can_tell_apart():

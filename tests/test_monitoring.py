@@ -99,9 +99,10 @@ def test_amp_gets_the_same_rules_and_alerts_reach_an_encrypted_topic_only_the_wo
     alertmanager = yaml.safe_load(yaml.safe_load(resolved)["alertmanager_config"])
     (receiver,) = alertmanager["receivers"]
     assert alertmanager["route"]["receiver"] == receiver["name"]
-    assert receiver["sns_configs"] == [
-        {"topic_arn": "arn:aws:sns:us-east-1:123456789012:t", "sigv4": {"region": "us-east-1"}, "send_resolved": True}
-    ]
+    (sns,) = receiver["sns_configs"]
+    assert sns["topic_arn"] == "arn:aws:sns:us-east-1:123456789012:t" and sns["sigv4"] == {"region": "us-east-1"}
+    assert sns["send_resolved"] is True, "a page closes when the alert resolves"
+    assert len(sns["subject"]) < 100 and "CommonLabels.alertname" in sns["subject"], "AMP cuts subjects at 100"
     assert {"Ref": topic} in definition
     statements = _resource(template, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
@@ -135,7 +136,11 @@ def test_the_scrape_configuration_finds_what_the_service_monitors_find(synth_env
     for job in scrape_config()["scrape_configs"]:
         monitor = monitors[job["job_name"]]
         (keep,) = [r for r in job["relabel_configs"] if r.get("action") == "keep"]
-        wanted = [*monitor["spec"]["selector"]["matchLabels"].values(), monitor["spec"]["endpoints"][0]["port"]]
+        wanted = [
+            monitor["metadata"]["namespace"],
+            *monitor["spec"]["selector"]["matchLabels"].values(),
+            monitor["spec"]["endpoints"][0]["port"],
+        ]
         assert keep["regex"] == ";".join(wanted)
         assert job["kubernetes_sd_configs"] == [
             {"role": "endpoints", "namespaces": {"names": [monitor["metadata"]["namespace"]]}}
@@ -220,7 +225,9 @@ def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_
     ]
     assert association["Namespace"] == "kube-system"
     role = template["Resources"][association["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
-    assert "service-role/AmazonEBSCSIDriverPolicyV2" in json.dumps(role["ManagedPolicyArns"])
+    assert json.dumps(role["ManagedPolicyArns"]).endswith(':iam::aws:policy/AmazonEBSCSIDriverPolicyV2"]]}]'), (
+        "no service-role/ path"
+    )
     (guard,) = [
         r
         for r in _of_type(template, "AWS::CloudFormation::CustomResource").values()
