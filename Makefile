@@ -12,10 +12,12 @@ CDK := node_modules/.bin/cdk
 CHECKOV_ENV := .tools/checkov
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
-# No __pycache__ in the repo (functions/ is a Lambda asset: a stray .pyc would change its hash). The venv's
-# packages are compiled once at install instead (UV_COMPILE_BYTECODE below): without that, every process
-# that imports aws-cdk-lib recompiles its 270 MB of generated Python, ~3 s each.
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode is cached, whatever the shell says (this machine sets PYTHONDONTWRITEBYTECODE): the venv's
+# packages are compiled once at install (UV_COMPILE_BYTECODE below), or every process importing aws-cdk-lib
+# recompiles its 270 MB of generated Python (~3 s each); and pytest keeps its rewritten test modules, or
+# it rewrites all of them in every worker on every run (~4 s). __pycache__ is git-ignored, and the Lambda
+# asset (functions/) excludes it, so no template changes with it.
+unexport PYTHONDONTWRITEBYTECODE
 
 # ENV becomes a stack name, a directory and a shell argument: refuse anything but a plain name before any
 # recipe runs (make's own functions, no shell involved). Other values reach recipes single-quoted.
