@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from config.model import AlertConfig
+from config.model import AlertConfig, EnvironmentConfig
 from observability.rules import COST_PER_MILLION, GPUS_IDLE, MODEL_COST, REPLICA_PRICE, rule_groups
 from planning.sizing import ReplicaPrice
 from tests.conftest import ROOT
@@ -58,7 +58,10 @@ CASES: dict[str, tuple[list[dict[str, str]], str, dict[str, str], str, list[dict
     "VllmRestarting": (
         [{"series": 'kube_pod_container_status_restarts_total{namespace="vllm",pod="vllm-m-1"}', "values": "0 1 2 3 4 5"}],
         "5m", {"namespace": "vllm", "pod": "vllm-m-1"}, "",
-        [{"series": 'kube_pod_container_status_restarts_total{namespace="vllm",pod="vllm-m-1"}', "values": "0x5"}],
+        # A steady vLLM pod, and a restarting pod elsewhere that this alert is not about.
+        [{"series": 'kube_pod_container_status_restarts_total{namespace="vllm",pod="vllm-m-1"}', "values": "0x5"},
+         {"series": 'kube_pod_container_status_restarts_total{namespace="kube-system",pod="coredns-1"}',
+          "values": "0 1 2 3 4 5"}],
     ),
     "MetricsTargetDown": (
         [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x30"}], "25m",
@@ -168,6 +171,8 @@ def test_the_cost_records_follow_their_formula(rules_file, tmp_path):
                    [{"labels": COST_PER_MILLION + "{" + ",".join(f'{k}="{v}"' for k, v in priced.items()) + "}",
                      "value": 2 * 1.006 / (100 * 3600) * 1e6}]),
         _expr_test(series[:2], "80m", COST_PER_MILLION, []),  # no tokens generated: no price, not +Inf
+        # A counter that stopped: no tokens in the last hour, so no price either (not +Inf).
+        _expr_test([series[0], {"series": tokens % "a", "values": "500x90"}], "80m", COST_PER_MILLION, []),
     ]  # fmt: skip
     path = tmp_path / "tests.yaml"
     path.write_text(yaml.safe_dump({"rule_files": [str(rules_file)], "evaluation_interval": "1m", "tests": tests}))
@@ -181,6 +186,21 @@ def test_without_kube_state_metrics_no_rule_names_its_series():
     names = {name for group in groups["groups"] for rule in group["rules"] for name in metric_names(rule["expr"])}
     assert "kube_pod_container_status_restarts_total" not in names
     assert "VllmRestarting" in RULES and "VllmRestarting" not in str(groups)
+
+
+def test_a_replica_pays_its_share_of_a_multi_gpu_instance_as_the_plan_does():
+    """One 1-GPU replica on a 4-GPU g5.12xlarge pays a quarter of the instance, the number `make plan` uses."""
+    from planning.sizing import plan_environment, replica_prices
+    from tests.conftest import load
+
+    data = load("dev").model_dump(mode="json")
+    data["gpu_node_group"]["instance_types"] = ["g5.12xlarge"]
+    config = EnvironmentConfig.model_validate(data)
+    (price,) = replica_prices(config)
+    (plan,) = plan_environment(config)
+    assert price.instance_type == "g5.12xlarge"
+    assert price.usd_per_hour == pytest.approx(plan.sizing.usd_per_hour)
+    assert price.usd_per_hour == pytest.approx(plan.sizing.instance.usd_per_hour / 4)
 
 
 def test_each_model_gets_its_price_as_labels_promtool_can_tell_apart():

@@ -119,3 +119,16 @@ def test_the_model_selector_lists_the_served_models():
 def test_the_cost_row_reads_the_recorded_cost_series():
     names = {name for panel in _rows()["Cost"] for expr in _exprs(panel) for name in metric_names(expr)}
     assert names and names <= RECORDED
+
+
+def test_every_model_and_cost_query_follows_the_model_selector():
+    for row in ("Model servers (vLLM)", "Cost"):
+        for panel in _rows()[row]:
+            assert all('model_name=~"$model"' in expr for expr in _exprs(panel)), panel["title"]
+
+
+def test_each_legend_names_the_series_it_draws():
+    (memory,) = [panel for panel in _rows()["GPUs (DCGM)"] if panel["title"] == "GPU memory"]
+    by_legend = {target["legendFormat"].rsplit(" ", 1)[1]: target["expr"] for target in memory["targets"]}
+    assert metric_names(by_legend["used"]) == {"DCGM_FI_DEV_FB_USED"}
+    assert metric_names(by_legend["free"]) == {"DCGM_FI_DEV_FB_FREE"}

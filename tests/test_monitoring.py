@@ -108,6 +108,7 @@ def test_amp_gets_the_same_rules_and_alerts_reach_an_encrypted_topic_only_the_wo
     (allow,) = [s for s in statements if s["Effect"] == "Allow"]
     assert allow["Principal"] == {"Service": "aps.amazonaws.com"}
     assert allow["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [workspace, "Arn"]}
+    assert allow["Condition"]["StringEquals"] == {"AWS:SourceAccount": prod.config.account}
     key_policy = _resource(template, "AWS::KMS::Key")["Properties"]["KeyPolicy"]["Statement"]
     assert any(s["Principal"] == {"Service": "aps.amazonaws.com"} for s in key_policy), "SNS needs the key for APS"
 
@@ -181,6 +182,8 @@ def test_in_cluster_installs_the_pinned_kube_prometheus_stack_that_selects_the_m
     assert spec["retention"] == "10d"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
     assert claim["storageClassName"] == STORAGE_CLASS and claim["resources"]["requests"]["storage"] == "40Gi"
+    storage = find(_docs(synthesized, "prometheus-prerequisites"), "StorageClass")
+    assert storage["metadata"]["name"] == claim["storageClassName"], "the claim names the class the chart creates"
     assert values["nodeExporter"]["enabled"] is False, "it would tolerate the GPU taint and take from the GPU budget"
     assert values["grafana"]["adminPassword"] == "", "never upstream's well-known password"
     assert "toleration" not in props["Values"], "nothing of the stack lands on the GPU nodes"
@@ -224,6 +227,17 @@ def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_
         if r["Properties"]["ServiceAccount"] == "ebs-csi-controller-sa"
     ]
     assert association["Namespace"] == "kube-system"
+    (addon_id,) = [
+        k
+        for k, r in _of_type(template, "AWS::EKS::Addon").items()
+        if r["Properties"]["AddonName"] == "aws-ebs-csi-driver"
+    ]
+    association_id = next(
+        k
+        for k, r in template["Resources"].items()
+        if r.get("Properties") is not None and r["Properties"].get("ServiceAccount") == "ebs-csi-controller-sa"
+    )
+    assert association_id in template["Resources"][addon_id]["DependsOn"], "the controller starts with its credentials"
     role = template["Resources"][association["RoleArn"]["Fn::GetAtt"][0]]["Properties"]
     assert json.dumps(role["ManagedPolicyArns"]).endswith(':iam::aws:policy/AmazonEBSCSIDriverPolicyV2"]]}]'), (
         "no service-role/ path"
@@ -234,3 +248,33 @@ def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_
         if "addon_versions" in r["Properties"]
     ]
     assert guard["Properties"]["addon_versions"]["aws-ebs-csi-driver"] == EBS_CSI_ADDON_VERSION, "checked before deploy"
+    for synthesized in (dev, in_cluster):
+        (checked,) = [
+            r["Properties"]
+            for r in _of_type(synthesized.template_json("cluster"), "AWS::CloudFormation::CustomResource").values()
+            if "addon_versions" in r["Properties"]
+        ]
+        assert set(checked["addon_configuration"]) <= set(checked["addon_versions"]), "only installed add-ons"
+
+
+def test_grafana_follows_its_switch():
+    from components.prometheus_stack import chart_values
+    from config.model import InClusterConfig, ObservabilityConfig
+
+    for wanted in (True, False):
+        values = chart_values(ObservabilityConfig(), storage_class="x", settings=InClusterConfig(grafana=wanted))
+        assert values["grafana"]["enabled"] is wanted
+
+
+def test_amp_admits_the_scraper_even_without_a_load_balancer():
+    """cluster-ip exposure admits no VPC CIDR for load balancers; the managed scraper still needs it."""
+    from charts.bundle import environment_charts
+    from config.model import EnvironmentConfig
+    from tests.conftest import load
+
+    data = load("dev").model_dump(mode="json")
+    data["observability"]["mode"] = "amp"
+    config = EnvironmentConfig.model_validate(data)
+    assert not config.exposure.load_balanced and config.exposure.api_key
+    policy = find(documents(environment_charts(config)["exposure"]), "NetworkPolicy")
+    assert {"ipBlock": {"cidr": config.network.vpc_cidr}} in policy["spec"]["ingress"][0]["from"]
