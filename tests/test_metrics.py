@@ -44,3 +44,26 @@ def test_series_names_follow_the_prometheus_client_conventions():
     assert TIME_TO_FIRST_TOKEN.series("_bucket") == "vllm:time_to_first_token_seconds_bucket"
     with pytest.raises(ValueError, match="histogram"):
         TIME_TO_FIRST_TOKEN.series()
+
+
+def test_every_metric_the_readme_names_is_in_the_catalog_or_recorded_by_the_rules():
+    """The README names metrics too; the only ones outside the catalog are the old names it warns about."""
+    import re
+
+    from config.model import AlertConfig
+    from observability.rules import rule_groups
+    from planning.sizing import ReplicaPrice
+    from tests.conftest import ROOT
+
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"\b(?:vllm|vllm_on_eks):[a-z_:0-9]*[a-z0-9]|\bDCGM_FI_[A-Z_]+", readme))
+    recorded = {
+        rule["record"]
+        for group in rule_groups(AlertConfig(), [ReplicaPrice("m", "g5.xlarge", 1.0)])["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
+    known = {metric.name for metric in (*VLLM_CATALOG, *DCGM_CATALOG)} | recorded
+    warned_about = {"vllm:gpu_cache_usage_perc", "vllm:time_per_output_token_seconds"}
+    assert named - known == warned_about
+    assert not warned_about & set(exported_by_pinned_vllm()), "still gone in the pinned release"
