@@ -20,10 +20,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from components.nag import skip_scan
 from config.model import AmpConfig
 
 RULES_NAMESPACE = "vllm-on-eks"
@@ -90,10 +92,24 @@ class ManagedPrometheus(Construct):
         self.topic = sns.Topic(self, "Alerts", display_name=f"{alias} alerts", master_key=key, enforce_ssl=True)
         for address in settings.alert_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(address))
+        # Rule evaluation and alert delivery errors (a rule AMP rejects, a publish SNS refuses) land here,
+        # not in silence.
+        log_group = logs.LogGroup(
+            self, "WorkspaceLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
+        )
+        skip_scan(
+            log_group,
+            {
+                "CKV_AWS_158": "AMP's rule and alert-manager error messages (rule names, no metric values or "
+                "secrets); CloudWatch Logs encrypts them at rest with the service key"
+            },
+            resource_type="AWS::Logs::LogGroup",
+        )
         self.workspace = aps.CfnWorkspace(
             self,
             "Workspace",
             alias=alias,
+            logging_configuration=aps.CfnWorkspace.LoggingConfigurationProperty(log_group_arn=log_group.log_group_arn),
             alert_manager_definition=alert_manager_definition(self.topic.topic_arn, stack.region),
             workspace_configuration=aps.CfnWorkspace.WorkspaceConfigurationProperty(
                 retention_period_in_days=settings.retention_days

@@ -30,6 +30,9 @@ def test_retention_and_subscriptions_come_from_config_and_the_scraper_uses_the_g
     template = Template.from_stack(stack)
     (workspace,) = template.find_resources("AWS::APS::Workspace").values()
     assert workspace["Properties"]["WorkspaceConfiguration"]["RetentionPeriodInDays"] == 90
+    (log_group_id,) = template.find_resources("AWS::Logs::LogGroup")
+    log_group_arn = workspace["Properties"]["LoggingConfiguration"]["LogGroupArn"]
+    assert log_group_arn == {"Fn::GetAtt": [log_group_id, "Arn"]}, "rule and alert errors are not silent"
     template.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"})
     (scraper,) = template.find_resources("AWS::APS::Scraper").values()
     source = scraper["Properties"]["Source"]["EksConfiguration"]
