@@ -27,11 +27,10 @@ RULES_FILE = "prometheus/vllm-on-eks.rules.yaml"
 
 def prometheus_rules(config: EnvironmentConfig) -> dict[str, Any]:
     """The alert and cost rules, whichever way the observability mode delivers them."""
-    # AMP's managed scraper reads only the jobs of observability/scrape.py: no kube-state-metrics there.
     return rule_groups(
         config.observability.alerts,
         replica_prices(config),
-        kube_state_metrics=config.observability.mode != "amp",
+        kube_state_metrics=not config.observability.managed_prometheus,
     )
 
 
@@ -48,8 +47,7 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
 
     The one place that reads the whole environment for the charts: each chart gets only what it renders.
     """
-    # AMP's managed scraper reads /metrics from network interfaces in the VPC, not from a pod.
-    scraped_from_vpc = config.observability.mode == "amp"
+    scraped_from_vpc = config.observability.managed_prometheus
     servers = [
         ModelServer(model=model, replicas=rendered_replicas(config, model), surge_first=surge_first(config, model))
         for model in config.models
@@ -70,9 +68,9 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
             scraped_from_vpc=scraped_from_vpc,
         ),
     }
-    if config.observability.mode == "in-cluster":
+    if config.observability.installs_prometheus:
         charts["prometheus-prerequisites"] = PrometheusPrerequisitesChart()
-    if config.observability.mode in ("existing", "in-cluster"):
+    if config.observability.operator_objects:
         charts["monitoring"] = MonitoringChart(
             observability=config.observability, rules=prometheus_rules(config), dashboard=dashboard_json()
         )

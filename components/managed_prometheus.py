@@ -25,7 +25,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from components.nag import skip_scan
+from components.nag import LOGS_WITHOUT_SECRETS, skip_scan
 from config.model import AmpConfig
 
 RULES_NAMESPACE = "vllm-on-eks"
@@ -97,14 +97,7 @@ class ManagedPrometheus(Construct):
         log_group = logs.LogGroup(
             self, "WorkspaceLogs", retention=logs.RetentionDays.THREE_MONTHS, removal_policy=RemovalPolicy.DESTROY
         )
-        skip_scan(
-            log_group,
-            {
-                "CKV_AWS_158": "AMP's rule and alert-manager error messages (rule names, no metric values or "
-                "secrets); CloudWatch Logs encrypts them at rest with the service key"
-            },
-            resource_type="AWS::Logs::LogGroup",
-        )
+        skip_scan(log_group, LOGS_WITHOUT_SECRETS, resource_type="AWS::Logs::LogGroup")
         self.workspace = aps.CfnWorkspace(
             self,
             "Workspace",

@@ -66,8 +66,9 @@ NO_SECRET_IN_ENVIRONMENT = {
     "encrypts it at rest with the service key",
 }
 LOGS_WITHOUT_SECRETS = {
-    "CKV_AWS_158": "holds check results and resource ids, never a secret value; CloudWatch Logs encrypts it at "
-    "rest with the service key, and a CMK would add a key policy to every writer for no protection gained",
+    "CKV_AWS_158": "holds status and error messages with resource ids, never a secret value; CloudWatch Logs "
+    "encrypts it at rest with the service key, and a CMK would add a key policy to every writer for no protection "
+    "gained",
 }
 
 

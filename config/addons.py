@@ -40,6 +40,6 @@ ADDON_CONFIGURATION: dict[str, dict[str, Any]] = {
 
 def environment_addons(config: "EnvironmentConfig") -> dict[str, str]:
     """The add-ons an environment installs, by name and pinned build: the EBS CSI driver only for in-cluster Prometheus."""
-    if config.observability.mode == "in-cluster":
+    if config.observability.installs_prometheus:
         return {**ADDON_VERSIONS, "aws-ebs-csi-driver": EBS_CSI_ADDON_VERSION}
     return dict(ADDON_VERSIONS)

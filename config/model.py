@@ -447,8 +447,9 @@ class InClusterConfig(Strict):
         default=50,
         ge=10,
         le=1000,
-        description="Prometheus's gp3 volume; at the 30 s scrape a vLLM pod's few hundred series take well under "
-        "1 GiB a week, so 50 covers 15 days of a small fleet with room to spare.",
+        description="Prometheus's gp3 volume. An estimate, not a measurement: Prometheus stores about 1-2 bytes "
+        "per sample (its storage docs), so 1,000 series at the 30 s scrape take about 2,880 x 1,000 x 2 B = 6 MB "
+        "a day; 50 leaves room for a large fleet over 15 days plus the WAL.",
     )
     grafana: bool = Field(default=True, description="Install Grafana with the dashboard (admin password random).")
 
@@ -472,6 +473,24 @@ class ObservabilityConfig(Strict):
     )
     in_cluster: InClusterConfig = Field(default_factory=InClusterConfig)
     amp: AmpConfig = Field(default_factory=AmpConfig)
+
+    # What each mode means, decided here once; charts, stacks and add-ons read these, never the mode string.
+    @property
+    def installs_prometheus(self) -> bool:
+        """kube-prometheus-stack by Helm, and the EBS volume it stores on."""
+        return self.mode == "in-cluster"
+
+    @property
+    def operator_objects(self) -> bool:
+        """ServiceMonitors, the PrometheusRule and the dashboard ConfigMap for a Prometheus Operator."""
+        return self.mode in ("existing", "in-cluster")
+
+    @property
+    def managed_prometheus(self) -> bool:
+        """AMP: its scraper reads /metrics from network interfaces in the VPC, not from a pod, and collects
+        no kube-state-metrics."""
+        return self.mode == "amp"
+
     alerts: AlertConfig = Field(default_factory=AlertConfig)
 
 
@@ -640,7 +659,7 @@ class EnvironmentConfig(Strict):
 
     @model_validator(mode="after")
     def _scraped_from_the_vpc(self) -> Self:
-        if self.observability.mode == "amp" and not self.exposure.api_key:
+        if self.observability.managed_prometheus and not self.exposure.api_key:
             raise ValueError(
                 "observability.mode amp scrapes the model servers from addresses in the VPC, so their port is open "
                 "to the VPC; set exposure.api_key: true so the API is not open with it, or use mode existing"

@@ -100,12 +100,8 @@ class Sizing:
         return self.in_flight * steps_per_second * self.plan.decode_efficiency
 
     @property
-    def instance_share(self) -> float:
-        return self.layout.tensor_parallel_size / self.instance.gpus
-
-    @property
     def usd_per_hour(self) -> float:
-        return self.instance.usd_per_hour * self.instance_share
+        return replica_usd_per_hour(self.instance, self.layout.tensor_parallel_size)
 
     @property
     def usd_per_million_output_tokens(self) -> float:
@@ -258,11 +254,16 @@ class ReplicaPrice:
     usd_per_hour: float
 
 
+def replica_usd_per_hour(instance: InstanceSpec, gpus: int) -> float:
+    """A replica pays for its GPUs' share of the instance: the price x its GPUs / the instance's GPUs."""
+    return instance.usd_per_hour * gpus / instance.gpus
+
+
 def replica_prices(config: EnvironmentConfig) -> list[ReplicaPrice]:
-    """One price per model, sized or not: instance price x the model's GPUs / the instance's GPUs (as `make plan`)."""
+    """One price per model, sized or not, on the instance `make plan` sizes on."""
     instance = planned_instance(config)
     return [
-        ReplicaPrice(model.served_name, instance.name, instance.usd_per_hour * model.gpus / instance.gpus)
+        ReplicaPrice(model.served_name, instance.name, replica_usd_per_hour(instance, model.gpus))
         for model in config.models
     ]
 

@@ -92,7 +92,7 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
     )
     inference.add_stack_dependency(secrets_stack, "the model servers mount the secrets it creates")
     monitoring = None
-    if config.observability.mode == "amp":
+    if config.observability.managed_prometheus:
         monitoring = MonitoringStack(
             app,
             f"{prefix}-monitoring",

@@ -54,7 +54,7 @@ class InferenceStack(Stack):
         if "monitoring" in self.manifests:
             # What it scrapes must exist first; the Prometheus Operator's CRDs must already be in the cluster.
             self.manifests["monitoring"].node.add_dependency(self.manifests["vllm"], self.manifests["dcgm-exporter"])
-        if config.observability.mode == "in-cluster":
+        if config.observability.installs_prometheus:
             prometheus = KubePrometheusStack(
                 self,
                 "KubePrometheusStack",
