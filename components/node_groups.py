@@ -33,6 +33,20 @@ TAINT_EFFECTS = {
 CAPACITY_TYPES = {CapacityType.ON_DEMAND: eks.CapacityType.ON_DEMAND, CapacityType.SPOT: eks.CapacityType.SPOT}
 
 
+def node_role(scope: Construct, construct_id: str) -> iam.Role:
+    """The role EC2 nodes join the cluster with: AWS's EKS node policies and nothing else."""
+    role = iam.Role(
+        scope,
+        construct_id,
+        assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+        managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in NODE_POLICIES],
+    )
+    acknowledge(
+        role, {managed_policy(name): f"AWS-maintained EKS node policy: {why}" for name, why in NODE_POLICIES.items()}
+    )
+    return role
+
+
 class _HardenedNodeGroup(Construct):
     """A managed node group with IMDSv2 required, an encrypted gp3 root volume and SSM instead of SSH."""
 
@@ -51,16 +65,7 @@ class _HardenedNodeGroup(Construct):
         taints: list[eks.TaintSpec] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.role = iam.Role(
-            self,
-            "NodeRole",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(name) for name in NODE_POLICIES],
-        )
-        acknowledge(
-            self.role,
-            {managed_policy(name): f"AWS-maintained EKS node policy: {why}" for name, why in NODE_POLICIES.items()},
-        )
+        self.role = node_role(self, "NodeRole")
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",

@@ -6,6 +6,7 @@ from config.addons import ADDON_CONFIGURATION, environment_addons
 from config.model import EnvironmentConfig
 from config.versions import KUBERNETES_VERSION
 from functions.guards.capacity import CapacityRequest
+from planning.capacity import nodes_for_replicas
 
 
 def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
@@ -15,7 +16,8 @@ def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
         region=config.region,
         availability_zones=tuple(config.network.availability_zones),
         gpu_instance_types=tuple(gpu.instance_types),
-        gpu_desired_nodes=gpu.desired_size,
+        # Karpenter launches what the replicas need at deploy; a fixed group launches desired_size.
+        gpu_desired_nodes=nodes_for_replicas(config) if gpu.karpenter else gpu.desired_size,
         gpu_max_nodes=gpu.max_size,
         capacity_type=gpu.capacity_type.value,
         system_instance_types=tuple(system.instance_types),

@@ -69,6 +69,9 @@ InstanceTypeName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]*\.
 PrincipalArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
 
 
+Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h)$")]
+
+
 class Strict(BaseModel):
     """Rejects unknown keys (a typo is an error, not a silent default) and .inf/.nan (they break arithmetic)."""
 
@@ -88,7 +91,7 @@ class CapacityType(StrEnum):
 class NodeGroupSize(Strict):
     min_size: int = Field(ge=0, description="Fewest nodes the group scales in to.")
     desired_size: int = Field(
-        ge=0, description="Nodes the group runs. No node autoscaler is installed, so this is the capacity."
+        ge=0, description="Nodes the group runs. With autoscaler none this is the capacity until you change it."
     )
     max_size: int = Field(ge=1, description="Most nodes the group scales out to (your spend ceiling).")
 
@@ -232,6 +235,58 @@ class GpuNodeGroupConfig(NodeGroupSize):
         default=True,
         description="Check G/P vCPU quotas and AZ offerings during deploy, before the node group is created.",
     )
+    autoscaler: Literal["none", "karpenter"] = Field(
+        default="none",
+        description="`none`: a managed node group of desired_size nodes, the capacity until you change it; "
+        "`karpenter`: Karpenter launches a GPU node when a model's pod is Pending and removes it once empty, up to "
+        "max_size nodes (min_size and desired_size are then not used: the pods decide).",
+    )
+    on_demand_nodes: int = Field(
+        default=0,
+        ge=0,
+        description="karpenter with capacity_type spot: nodes bought on-demand before any Spot node (the guide's "
+        "on-demand floor, so a Spot reclaim never takes every replica).",
+    )
+    consolidate_after: Duration = Field(
+        default="15m",
+        description="karpenter: how long a GPU node stays empty before it is removed. Longer than a model's "
+        "start (minutes), so a brief lull does not cost a reload.",
+    )
+    expire_after: Duration = Field(
+        default="720h",
+        description="karpenter: a node is drained and replaced after this long (it never runs unpatched for "
+        "ever); its pods are evicted one at a time (the PodDisruptionBudget), so a one-replica model restarts once.",
+    )
+
+    @model_validator(mode="after")
+    def _autoscaler_sizes(self) -> Self:
+        if self.autoscaler == "karpenter":
+            # Set to other than their defaults: a dump of a loaded config still loads.
+            fixed = [
+                name
+                for name in ("min_size", "desired_size")
+                if getattr(self, name) != type(self).model_fields[name].default
+            ]
+            if fixed:
+                raise ValueError(
+                    f"{' and '.join(fixed)} apply to autoscaler none only: with karpenter the pods decide how many GPU "
+                    "nodes run, up to max_size; remove them"
+                )
+        if self.on_demand_nodes and not (self.autoscaler == "karpenter" and self.capacity_type is CapacityType.SPOT):
+            raise ValueError(
+                "on_demand_nodes is the on-demand floor under Spot capacity: it needs autoscaler: karpenter and "
+                "capacity_type: spot; remove it otherwise"
+            )
+        if self.on_demand_nodes > self.max_size:
+            raise ValueError(
+                f"on_demand_nodes ({self.on_demand_nodes}) cannot exceed max_size ({self.max_size}); lower it or raise "
+                "max_size"
+            )
+        return self
+
+    @property
+    def karpenter(self) -> bool:
+        return self.autoscaler == "karpenter"
 
     @field_validator("instance_types")
     @classmethod
@@ -393,9 +448,6 @@ class PlanConfig(Strict):
     api_price_per_million_output_tokens: float = Field(
         default=0.60, ge=0, description="USD per million output tokens of the hosted API you compare against."
     )
-
-
-Duration = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*(s|m|h)$")]
 
 
 class AlertConfig(Strict):

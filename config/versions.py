@@ -42,6 +42,17 @@ EBS_CSI_ADDON_VERSION = "v1.64.0-eksbuild.1"
 KUBE_PROMETHEUS_STACK_VERSION = "88.5.3"
 KUBE_PROMETHEUS_STACK_REPOSITORY = "https://prometheus-community.github.io/helm-charts"
 
+# Karpenter 1.14.1 (gpu_node_group.autoscaler karpenter): the newest release in aws/karpenter-provider-aws
+# (snapshot of 2026-08-21); its compatibility matrix needs >= 1.13 for Kubernetes 1.36. The CRD schemas the
+# tests validate against (@kubernetes-models/karpenter 2.0.0) are generated from v1.12.1; v1.12.1 -> v1.14.1
+# only adds optional fields to EC2NodeClass (connectionTracking, cpuOptions) that the app does not set.
+KARPENTER_VERSION = "1.14.1"
+KARPENTER_REPOSITORY = "oci://public.ecr.aws/karpenter/karpenter"
+# The EKS-optimized AL2023 AMI release Karpenter launches GPU nodes from (it picks the NVIDIA variant for GPU
+# types), never @latest: a new AMI would roll every GPU node. v20260714 is the newest release in
+# awslabs/amazon-eks-ami's CHANGELOG with amazon-eks-node-al2023-x86_64-nvidia-1.36 (snapshot of 2026-08).
+KARPENTER_AMI_ALIAS = "al2023@v20260714"
+
 # AWS Load Balancer Controller v3.2.2: the newest release aws-cdk-lib 2.275 ships together with its
 # matching IAM policy, so the controller's permissions are AWS-maintained, not a hand-copied document.
 LOAD_BALANCER_CONTROLLER_VERSION = "v3.2.2"

@@ -1,9 +1,9 @@
 """Who owns the GPU fleet's size, and what that allows: the one decision the rollout strategy, the
 spare-GPU check, the Deployment's `replicas` and the quota request all read.
 
-Today nothing autoscales: the configuration owns both the replica counts and the node count
-(`gpu_node_group.desired_size`), so `desired_size` is the capacity a rollout can count on. An
-autoscaler (the autoscaling issue) changes the owner here, and every reader follows.
+The configuration owns the replica counts. The GPU node count is the configuration's
+(`gpu_node_group.desired_size`) with autoscaler none, and Karpenter's, up to `max_size`, with
+autoscaler karpenter: then a rollout can count on every node under that ceiling.
 """
 
 from enum import StrEnum
@@ -26,10 +26,28 @@ def rendered_replicas(config: EnvironmentConfig, model: ModelConfig) -> int | No
     return model.replicas if capacity_owner(config) is Owner.CONFIG else None
 
 
+def gpus_per_node(config: EnvironmentConfig) -> int:
+    return config.gpu_node_group.instance_specs[0].gpus  # validated equal for every allowed type
+
+
+def gpu_node_ceiling(config: EnvironmentConfig) -> int:
+    """The GPU nodes a rollout can count on: Karpenter launches up to max_size; a fixed group has desired_size."""
+    group = config.gpu_node_group
+    return group.max_size if group.karpenter else group.desired_size
+
+
+def ceiling_field(config: EnvironmentConfig) -> str:
+    return "max_size" if config.gpu_node_group.karpenter else "desired_size"
+
+
+def nodes_for_replicas(config: EnvironmentConfig) -> int:
+    """GPU nodes the configured replicas occupy (what Karpenter launches at deploy)."""
+    return -(-sum(m.replicas * m.gpus for m in config.models) // gpus_per_node(config))
+
+
 def spare_gpus(config: EnvironmentConfig) -> int:
-    """GPUs left at the node group's desired size once every replica has its own."""
-    per_node = config.gpu_node_group.instance_specs[0].gpus  # validated equal for every allowed type
-    return config.gpu_node_group.desired_size * per_node - sum(m.replicas * m.gpus for m in config.models)
+    """GPUs left at the fleet's ceiling once every replica has its own."""
+    return gpu_node_ceiling(config) * gpus_per_node(config) - sum(m.replicas * m.gpus for m in config.models)
 
 
 def surge_first(config: EnvironmentConfig, model: ModelConfig) -> bool:
@@ -39,21 +57,22 @@ def surge_first(config: EnvironmentConfig, model: ModelConfig) -> bool:
 
 def capacity_findings(config: EnvironmentConfig) -> list[Finding]:
     spare = spare_gpus(config)
+    field = f"gpu_node_group.{ceiling_field(config)}"
+    ceiling = gpu_node_ceiling(config)
     if spare < 0:
         return [
             warning(
                 Kind.GPUS_SHORT,
-                f"the models need {-spare} more GPUs than gpu_node_group.desired_size "
-                f"({config.gpu_node_group.desired_size}) provides, so some replicas stay Pending; raise desired_size",
+                f"the models need {-spare} more GPUs than {field} ({ceiling}) provides, so some replicas stay "
+                f"Pending; raise {ceiling_field(config)}",
             )
         ]
     return [
         warning(
             Kind.STOP_FIRST_ROLLOUT,
-            f"models[{index}] ({model.name}): no spare GPU at desired_size {config.gpu_node_group.desired_size}, so "
+            f"models[{index}] ({model.name}): no spare GPU at {ceiling_field(config)} {ceiling}, so "
             "rolling updates stop the old pod before starting the new one (minutes of downtime per update); "
-            f"raise gpu_node_group.desired_size by {-(-model.gpus // config.gpu_node_group.instance_specs[0].gpus)} "
-            "for surge-first updates",
+            f"raise {field} by {-(-model.gpus // gpus_per_node(config))} for surge-first updates",
         )
         for index, model in enumerate(config.models)
         if not surge_first(config, model)

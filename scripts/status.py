@@ -636,8 +636,8 @@ def gpu_problem(nodes: list[NodeStatus]) -> str | None:
     wanted = label_selector(GPU_NODE_LABELS)
     if not nodes:
         return (
-            f"no GPU node yet (no node labelled {wanted}): the GPU node group is still starting its instance, "
-            "or its desired size is 0"
+            f"no GPU node yet (no node labelled {wanted}): the GPU node is still starting (Karpenter launches "
+            "one for a Pending model pod; a fixed node group, unless its desired size is 0)"
         )
     if not any(node.ready for node in nodes):
         return f"no GPU node is Ready yet: {'; '.join(f'{n.name}: {n.ready_reason}' for n in nodes)}"

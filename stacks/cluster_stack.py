@@ -7,6 +7,7 @@ from constructs import Construct
 
 from components.eks_cluster import InferenceCluster, ManagedAddons
 from components.guards import QuotaGuard
+from components.karpenter import Karpenter
 from components.load_balancer_controller import LoadBalancerController
 from components.node_groups import GpuNodeGroup, SystemNodeGroup
 from config.addons import environment_addons
@@ -46,9 +47,23 @@ class ClusterStack(Stack):
         addons = ManagedAddons(self, "Addons", cluster=self.cluster, versions=environment_addons(config))
         # CoreDNS only becomes healthy once a node can run it.
         addons.node.add_dependency(self.system_nodes)
-        self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
-        # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
-        self.gpu_nodes.node.add_dependency(addons)
+        self.gpu_nodes: GpuNodeGroup | Karpenter
+        if config.gpu_node_group.karpenter:
+            self.gpu_nodes = Karpenter(
+                self,
+                "Karpenter",
+                cluster=self.cluster,
+                gpu_nodes=config.gpu_node_group,
+                subnets=vpc.private_subnets,
+                zones=config.network.availability_zones,
+                tags={"environment": config.name, **config.tags},
+            )
+            # Its controller runs on the system nodes, with the Pod Identity agent.
+            self.gpu_nodes.node.add_dependency(self.system_nodes, addons)
+        else:
+            self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
+            # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
+            self.gpu_nodes.node.add_dependency(addons)
         for repository in mirror_repositories:
             # The first pull of a tag makes ECR fetch it from upstream on the puller's behalf.
             repository.grant(self.gpu_nodes.role, "ecr:BatchImportUpstreamImage")

@@ -25,6 +25,9 @@ FIXTURE_CONFIGS = ROOT / "tests" / "fixtures" / "config"
 EXPOSURE_ENVIRONMENTS = {"cluster-ip": "dev", "internal-nlb": "prod", "alb": "alb"}
 # One per observability mode: dev none, the ALB fixture existing, a test-only in-cluster fixture, prod amp.
 OBSERVABILITY_ENVIRONMENTS = {"none": "dev", "existing": "alb", "in-cluster": "in-cluster", "amp": "prod"}
+# One per GPU capacity mode: the shipped environments run Karpenter, two fixtures a fixed managed node group.
+KARPENTER_ENVIRONMENTS = ["dev", "prod"]
+NODE_GROUP_ENVIRONMENTS = ["alb", "in-cluster"]
 RENDERED_ENVIRONMENTS = sorted({*EXPOSURE_ENVIRONMENTS.values(), *OBSERVABILITY_ENVIRONMENTS.values()})
 TEST_ACCOUNT = "111111111111"
 
@@ -94,7 +97,8 @@ def prod(synth_env: Callable[[str], Synthesized]) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    """dev with the opt-in choices turned on: an admin role, a private endpoint, spot GPUs, an account."""
+    """dev with the opt-in choices turned on: an admin role, a private endpoint, Spot GPUs above an on-demand
+    floor, an account."""
     data = load("dev", CDK_DEFAULT_ACCOUNT=TEST_ACCOUNT).model_dump(mode="json")
     data["cluster"].update(
         admin_principals=[
@@ -104,7 +108,9 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
         endpoint_access="private",
         public_access_cidrs=[],
     )
-    data["gpu_node_group"].update(capacity_type="spot", instance_types=["g5.2xlarge", "g6.2xlarge"], max_size=5)
+    data["gpu_node_group"].update(
+        capacity_type="spot", on_demand_nodes=1, instance_types=["g5.2xlarge", "g6.2xlarge"], max_size=5
+    )
     return synthesize(EnvironmentConfig.model_validate(data), tmp_path_factory.mktemp("cdk-variant"))
 
 

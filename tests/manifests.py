@@ -17,7 +17,14 @@ SCHEMA_VERSION = f"{KUBERNETES_VERSION}.0"
 ROOT = Path(__file__).resolve().parent.parent
 # Custom resources, by API group, validated against their upstream CRD schema from a pinned package
 # (package.json) that ships it; tests/crd_validate.mjs runs the package's own validator.
-CRD_SCHEMA_PACKAGES = {"monitoring.coreos.com": "@kubernetes-models/prometheus-operator"}
+# @kubernetes-models/karpenter 2.0.0 is generated from Karpenter v1.12.1 (the pinned chart is 1.14.1: see
+# config/versions.py); @kubernetes-models/keda 2.0.0 from KEDA v2.19.0.
+CRD_SCHEMA_PACKAGES = {
+    "monitoring.coreos.com": "@kubernetes-models/prometheus-operator",
+    "karpenter.sh": "@kubernetes-models/karpenter",
+    "karpenter.k8s.aws": "@kubernetes-models/karpenter",
+    "keda.sh": "@kubernetes-models/keda",
+}
 # The one group no maintained package ships a schema for (checked: npm @kubernetes-models/*, PyPI
 # cloudcoil-models-*): the EKS add-on installs its CRD. Validated by nothing but its own tests.
 CRD_GROUPS_WITHOUT_SCHEMA = {"secrets-store.csi.x-k8s.io": "aws-secrets-store-csi-driver-provider add-on"}
@@ -80,3 +87,17 @@ def validate_strictly(doc: dict[str, Any]) -> None:
     except kubernetes_validate.SchemaNotFoundError:
         if group not in CRD_GROUPS_WITHOUT_SCHEMA:
             raise
+
+
+def applied_documents(template: dict[str, Any], logical_id_prefix: str) -> list[dict[str, Any]]:
+    """The objects a KubernetesManifest in a template applies; CloudFormation references become `<ref>`."""
+    (manifest,) = [
+        resource["Properties"]["Manifest"]
+        for logical_id, resource in template["Resources"].items()
+        if logical_id.startswith(logical_id_prefix) and resource["Type"] == "Custom::AWSCDK-EKS-KubernetesResource"
+    ]
+    if isinstance(manifest, dict):
+        separator, parts = manifest["Fn::Join"]
+        manifest = separator.join(part if isinstance(part, str) else "<ref>" for part in parts)
+    docs: list[dict[str, Any]] = json.loads(manifest)
+    return docs

@@ -13,7 +13,15 @@ from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, VLLM_IMAGE
 from functions.guards.secrets import PLACEHOLDER
 from tests.conftest import EXPOSURE_ENVIRONMENTS, RENDERED_ENVIRONMENTS
-from tests.manifests import CRD_GROUPS_WITHOUT_SCHEMA, documents, find, gpu_request, pod_specs, validate_strictly
+from tests.manifests import (
+    CRD_GROUPS_WITHOUT_SCHEMA,
+    applied_documents,
+    documents,
+    find,
+    gpu_request,
+    pod_specs,
+    validate_strictly,
+)
 
 
 @pytest.fixture(scope="module", params=RENDERED_ENVIRONMENTS)
@@ -188,11 +196,12 @@ def test_vllm_rolls_out_surge_first_when_a_gpu_is_spare(synth_env):
         assert deployment["spec"]["strategy"] == SURGE_FIRST
 
 
-def test_vllm_rolls_out_stop_first_when_no_gpu_is_spare(dev):
-    """dev has one GPU node and one replica: a surge pod could never schedule, so the update would hang."""
-    deployment = find(documents(dev.stacks.inference.charts["vllm"]), "Deployment")
+def test_vllm_rolls_out_stop_first_when_no_gpu_is_spare(synth_env):
+    """One fixed GPU node and one replica: a surge pod could never schedule, so the update would hang."""
+    synthesized = synth_env("in-cluster")
+    deployment = find(documents(synthesized.stacks.inference.charts["vllm"]), "Deployment")
     assert deployment["spec"]["strategy"] == STOP_FIRST
-    Annotations.from_stack(dev.stacks.inference).has_warning(
+    Annotations.from_stack(synthesized.stacks.inference).has_warning(
         "*", Match.string_like_regexp("no spare GPU at desired_size 1")
     )
 
@@ -259,28 +268,39 @@ def test_hf_token_is_mounted_from_secrets_manager_not_written_into_the_manifest(
 # --- coherence with the node group ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("env_name", EXPOSURE_ENVIRONMENTS.values())
-def test_gpu_pods_tolerate_exactly_the_node_groups_taint_and_select_its_label(synth_env, env_name):
-    synthesized = synth_env(env_name)
-    nodegroups = synthesized.template("cluster").find_resources(
-        "AWS::EKS::Nodegroup", {"Properties": {"AmiType": "AL2023_x86_64_NVIDIA"}}
-    )
+def _gpu_node_placement(synthesized):
+    """The toleration matching the GPU nodes' one taint, and their labels: from the managed node group, or from
+    every Karpenter NodePool (which must agree)."""
+    template = synthesized.template("cluster")
+    if synthesized.config.gpu_node_group.karpenter:
+        pools = [doc["spec"]["template"] for doc in applied_documents(template.to_json(), "KarpenterGpuNodePools")
+                 if doc["kind"] == "NodePool"]  # fmt: skip
+        placements = [
+            ({**pool["spec"]["taints"][0], "operator": "Equal"}, pool["metadata"]["labels"]) for pool in pools
+        ]
+        assert pools and all(len(pool["spec"]["taints"]) == 1 for pool in pools)
+        assert all(placement == placements[0] for placement in placements), "every NodePool places alike"
+        return placements[0]
+    nodegroups = template.find_resources("AWS::EKS::Nodegroup", {"Properties": {"AmiType": "AL2023_x86_64_NVIDIA"}})
     (nodegroup,) = (group["Properties"] for group in nodegroups.values())
     (taint,) = nodegroup["Taints"]
     effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
-    node_toleration = {
-        "key": taint["Key"],
-        "operator": "Equal",
-        "value": taint["Value"],
-        "effect": effects[taint["Effect"]],
-    }
+    return {"key": taint["Key"], "operator": "Equal", "value": taint["Value"], "effect": effects[taint["Effect"]]}, (
+        nodegroup["Labels"]
+    )
+
+
+@pytest.mark.parametrize("env_name", [*EXPOSURE_ENVIRONMENTS.values(), "in-cluster"])
+def test_gpu_pods_tolerate_exactly_the_node_groups_taint_and_select_its_label(synth_env, env_name):
+    synthesized = synth_env(env_name)
+    node_toleration, node_labels = _gpu_node_placement(synthesized)
     gpu_pods = 0
     for chart in synthesized.stacks.inference.charts.values():
         for where, spec in pod_specs(documents(chart)):
             if gpu_request(spec):
                 gpu_pods += 1
                 assert spec["tolerations"] == [node_toleration], where
-                assert spec["nodeSelector"] == nodegroup["Labels"], where
+                assert spec["nodeSelector"] == node_labels, where
                 smallest = min(synthesized.config.gpu_node_group.instance_specs, key=lambda s: s.gpus)
                 assert gpu_request(spec) <= smallest.gpus, where
     assert gpu_pods == len(synthesized.config.models)

@@ -8,6 +8,7 @@ from aws_cdk.assertions import Match
 from config.addons import ADDON_CONFIGURATION
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 from config.versions import ADDON_VERSIONS, KUBERNETES_VERSION
+from tests.conftest import KARPENTER_ENVIRONMENTS, NODE_GROUP_ENVIRONMENTS
 
 
 def _gpu_nodegroup(template):
@@ -111,7 +112,7 @@ def test_system_node_group_runs_al2023_on_demand_without_taints(synth_env, env_n
     )
 
 
-@pytest.mark.parametrize("env_name", ["dev", "prod"])
+@pytest.mark.parametrize("env_name", NODE_GROUP_ENVIRONMENTS)
 def test_gpu_node_group_matches_the_guide(synth_env, env_name):
     synthesized = synth_env(env_name)
     gpu = synthesized.config.gpu_node_group
@@ -130,18 +131,26 @@ def test_gpu_node_group_matches_the_guide(synth_env, env_name):
     assert "DiskSize" not in nodegroup, "the disk is set in the launch template"
 
 
-def test_gpu_node_group_taint_and_label_come_from_the_shared_definition(dev):
-    nodegroup = _gpu_nodegroup(dev.template("cluster"))
+def test_gpu_node_group_taint_and_label_come_from_the_shared_definition(synth_env):
+    nodegroup = _gpu_nodegroup(synth_env("in-cluster").template("cluster"))
     assert nodegroup["Labels"] == GPU_NODE_LABELS
     (taint,) = nodegroup["Taints"]
     assert (taint["Key"], taint["Value"]) == (GPU_TAINT.key, GPU_TAINT.value)
 
 
-def test_gpu_scaling_matches_the_guide_in_dev(dev):
-    assert _gpu_nodegroup(dev.template("cluster"))["ScalingConfig"] == {"MinSize": 0, "DesiredSize": 1, "MaxSize": 3}
+def test_gpu_scaling_matches_the_guide_with_a_fixed_node_group(synth_env):
+    scaling = _gpu_nodegroup(synth_env("in-cluster").template("cluster"))["ScalingConfig"]
+    assert scaling == {"MinSize": 0, "DesiredSize": 1, "MaxSize": 3}
 
 
-@pytest.mark.parametrize("env_name", ["dev", "prod"])
+@pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
+def test_karpenter_replaces_the_gpu_node_group(synth_env, env_name):
+    template = synth_env(env_name).template("cluster")
+    assert not template.find_resources("AWS::EKS::Nodegroup", {"Properties": {"AmiType": "AL2023_x86_64_NVIDIA"}})
+    template.resource_count_is("AWS::EKS::Nodegroup", 1)
+
+
+@pytest.mark.parametrize("env_name", NODE_GROUP_ENVIRONMENTS)
 def test_gpu_launch_template_has_a_200_gib_gp3_root(synth_env, env_name):
     template = synth_env(env_name).template("cluster")
     data = _launch_template_of(template, _gpu_nodegroup(template))
@@ -151,12 +160,13 @@ def test_gpu_launch_template_has_a_200_gib_gp3_root(synth_env, env_name):
     assert "ImageId" not in data and "KeyName" not in data and "InstanceType" not in data
 
 
-@pytest.mark.parametrize("env_name", ["dev", "prod"])
+@pytest.mark.parametrize("env_name", ["dev", "in-cluster"])
 def test_every_node_group_requires_imdsv2_with_one_hop_and_an_encrypted_gp3_root(synth_env, env_name):
     """Hop limit 1: no pod behind the pod network can read the node role's credentials from IMDS."""
-    template = synth_env(env_name).template("cluster")
+    synthesized = synth_env(env_name)
+    template = synthesized.template("cluster")
     nodegroups = template.find_resources("AWS::EKS::Nodegroup")
-    assert len(nodegroups) == 2, "the system and the GPU node group"
+    assert len(nodegroups) == (1 if synthesized.config.gpu_node_group.karpenter else 2), "system (and GPU) group"
     for nodegroup in nodegroups.values():
         data = _launch_template_of(template, nodegroup["Properties"])
         assert data["MetadataOptions"] == {"HttpTokens": "required", "HttpPutResponseHopLimit": 1}
@@ -173,13 +183,6 @@ def test_every_node_role_has_ssm_and_no_ssh(dev):
         assert "AmazonSSMManagedInstanceCore" in policies
         assert "AmazonEC2ContainerRegistryPullOnly" in policies
         assert "RemoteAccess" not in nodegroup["Properties"]
-
-
-def test_spot_and_instance_types_come_from_config(variant):
-    nodegroup = _gpu_nodegroup(variant.template("cluster"))
-    assert nodegroup["CapacityType"] == "SPOT"
-    assert nodegroup["InstanceTypes"] == ["g5.2xlarge", "g6.2xlarge"]
-    assert nodegroup["ScalingConfig"]["MaxSize"] == 5
 
 
 def test_explicit_account_is_used(variant):

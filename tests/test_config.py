@@ -57,6 +57,22 @@ BAD_CONFIGS = {
         dev_with(gpu_node_group={"min_size": 5, "desired_size": 1, "max_size": 1}),
         ["gpu_node_group", "min_size <= desired_size <= max_size", "min_size=5", "max_size=1"],
     ),
+    "a fixed node count under karpenter": (
+        dev_with(gpu_node_group={"desired_size": 2}),
+        ["gpu_node_group", "desired_size apply to autoscaler none only", "the pods decide", "remove them"],
+    ),
+    "an on-demand floor without spot": (
+        dev_with(gpu_node_group={"on_demand_nodes": 1}),
+        ["gpu_node_group", "on_demand_nodes", "capacity_type: spot"],
+    ),
+    "an on-demand floor above the ceiling": (
+        dev_with(gpu_node_group={"capacity_type": "spot", "on_demand_nodes": 4, "max_size": 3}),
+        ["gpu_node_group", "on_demand_nodes (4) cannot exceed max_size (3)"],
+    ),
+    "an unknown autoscaler": (
+        dev_with(gpu_node_group={"autoscaler": "cluster-autoscaler"}),
+        ["gpu_node_group.autoscaler", "'none' or 'karpenter'"],
+    ),
     "non-GPU instance type": (
         dev_with(gpu_node_group={"instance_types": ["m5.xlarge"]}),
         ["gpu_node_group.instance_types", "m5.xlarge", "no NVIDIA GPU", "g5"],

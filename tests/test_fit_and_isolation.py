@@ -161,7 +161,7 @@ def test_surge_first_counts_every_replica():
     from planning.capacity import spare_gpus, surge_first
 
     data, _ = dev_config(replicas=2)
-    data["gpu_node_group"].update(desired_size=2, max_size=3)
+    data["gpu_node_group"].update(autoscaler="none", desired_size=2, max_size=3)
     two_on_two = EnvironmentConfig.model_validate(data)
     assert spare_gpus(two_on_two) == 0 and not surge_first(two_on_two, two_on_two.models[0])
     data["gpu_node_group"]["desired_size"] = 3
@@ -173,6 +173,7 @@ def test_spare_gpus_count_every_gpu_of_a_multi_gpu_node():
     from planning.capacity import spare_gpus, surge_first
 
     data, _ = dev_config()
+    data["gpu_node_group"]["autoscaler"] = "none"
     config = with_gpu_types(data, "g5.12xlarge")  # 4 GPUs, desired_size 1, one 1-GPU replica
     assert spare_gpus(config) == 3 and surge_first(config, config.models[0])
 

@@ -1,0 +1,297 @@
+"""Karpenter for the GPU fleet: the node class and pools it launches from, its controller, its scoped access, the
+interruption queue, and what the planner, the rollout and the quota request make of the ceiling."""
+
+import json
+import re
+
+import pytest
+from aws_cdk.assertions import Match
+
+from charts.karpenter_nodes import ON_DEMAND_POOL, SPOT_POOL, KarpenterNodesChart, NodeClassTargets
+from components.karpenter import INTERRUPTION_EVENTS, NAMESPACE, SERVICE_ACCOUNT
+from components.node_groups import NODE_POLICIES
+from config.capacity import capacity_request
+from config.model import EnvironmentConfig
+from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
+from config.versions import KARPENTER_AMI_ALIAS, KARPENTER_REPOSITORY, KARPENTER_VERSION
+from planning.capacity import capacity_findings, surge_first
+from tests.conftest import KARPENTER_ENVIRONMENTS, load
+from tests.manifests import applied_documents, documents, validate_custom_resources
+
+PLACEHOLDER = "<ref>"
+PRUNE_LABEL = re.compile(r"^aws\.cdk\.eks/prune-")
+
+
+def _chart(config: EnvironmentConfig, *, deployed: bool = False) -> KarpenterNodesChart:
+    """The chart as the stack builds it (`<ref>` for each reference), or with ids shaped as AWS returns them."""
+    zones = config.network.availability_zones
+    subnets = [f"subnet-0{index:016x}" if deployed else PLACEHOLDER for index in range(len(zones))]
+    return KarpenterNodesChart(
+        gpu_nodes=config.gpu_node_group,
+        zones=zones,
+        targets=NodeClassTargets(
+            node_role="vllm-dev-cluster-KarpenterNodeRole" if deployed else PLACEHOLDER,
+            subnet_ids=subnets,
+            security_group_ids=["sg-0123456789abcdef0" if deployed else PLACEHOLDER],
+        ),
+        tags={"environment": config.name, **config.tags},
+    )
+
+
+def _applied(synthesized) -> list[dict]:
+    docs = applied_documents(synthesized.template_json("cluster"), "KarpenterGpuNodePools")
+    for doc in docs:
+        doc["metadata"]["labels"] = {k: v for k, v in doc["metadata"]["labels"].items() if not PRUNE_LABEL.match(k)}
+    return docs
+
+
+def _pools(docs: list[dict]) -> dict[str, dict]:
+    return {doc["metadata"]["name"]: doc["spec"] for doc in docs if doc["kind"] == "NodePool"}
+
+
+def _node_class(docs: list[dict]) -> dict:
+    (node_class,) = [doc["spec"] for doc in docs if doc["kind"] == "EC2NodeClass"]
+    return node_class
+
+
+@pytest.fixture(params=[*KARPENTER_ENVIRONMENTS, "variant"])
+def karpenter_env(request, synth_env, variant):
+    return variant if request.param == "variant" else synth_env(request.param)
+
+
+def test_the_cluster_stack_applies_exactly_the_chart(karpenter_env):
+    assert _applied(karpenter_env) == documents(_chart(karpenter_env.config))
+
+
+def test_node_class_and_pools_validate_against_karpenters_crd_schemas(karpenter_env):
+    docs = documents(_chart(karpenter_env.config, deployed=True))
+    assert {doc["apiVersion"] for doc in docs} == {"karpenter.sh/v1", "karpenter.k8s.aws/v1"}
+    assert validate_custom_resources(docs) == [None] * len(docs)
+
+
+def test_a_broken_node_pool_fails_the_schema():
+    docs = documents(_chart(load("dev"), deployed=True))
+    pool = next(doc for doc in docs if doc["kind"] == "NodePool")
+    pool["spec"]["disruption"]["consolidationPolicy"] = "WhenIdle"
+    node_class = _node_class(docs)
+    node_class["metadataOptions"]["httpTokens"] = "optional-ish"
+    errors = validate_custom_resources(docs)
+    assert any(error and "consolidationPolicy" in error for error in errors)
+    assert any(error and "httpTokens" in error for error in errors)
+
+
+@pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
+def test_node_class_boots_the_pinned_al2023_release_hardened_like_the_node_groups(synth_env, env_name):
+    synthesized = synth_env(env_name)
+    node_class = _node_class(_applied(synthesized))
+    assert node_class["amiSelectorTerms"] == [{"alias": KARPENTER_AMI_ALIAS}]
+    assert re.fullmatch(r"al2023@v\d{8}", KARPENTER_AMI_ALIAS), "a dated release, never @latest"
+    assert node_class["metadataOptions"]["httpTokens"] == "required"
+    assert node_class["metadataOptions"]["httpPutResponseHopLimit"] == 1
+    assert node_class["blockDeviceMappings"] == [
+        {
+            "deviceName": "/dev/xvda",
+            "ebs": {
+                "volumeSize": f"{synthesized.config.gpu_node_group.disk_size_gib}Gi",
+                "volumeType": "gp3",
+                "encrypted": True,
+                "deleteOnTermination": True,
+            },
+        }
+    ]
+    assert node_class["tags"] == {"environment": env_name, **synthesized.config.tags}
+
+
+@pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
+def test_node_class_uses_the_private_subnets_the_cluster_security_group_and_the_node_role(synth_env, env_name):
+    synthesized = synth_env(env_name)
+    resources = synthesized.template_json("cluster")["Resources"]
+    (manifest,) = [r["Properties"]["Manifest"] for k, r in resources.items() if k.startswith("KarpenterGpuNodePools")]
+    references = [part for part in manifest["Fn::Join"][1] if not isinstance(part, str)]
+    subnets = [ref["Fn::GetStackOutput"]["OutputName"] for ref in references if "Fn::GetStackOutput" in ref]
+    zones = synthesized.config.network.availability_zones
+    assert len(subnets) == len(zones) and all("privateSubnet" in name for name in subnets)
+    security_groups = [ref["Fn::GetAtt"] for ref in references if "Fn::GetAtt" in ref]
+    assert len(security_groups) == 1 and security_groups[0][1] == "ClusterSecurityGroupId"
+    assert resources[security_groups[0][0]]["Type"] == "AWS::EKS::Cluster"
+    (role,) = [ref["Ref"] for ref in references if "Ref" in ref]
+    assert resources[role]["Type"] == "AWS::IAM::Role"
+    policies = json.dumps(resources[role]["Properties"]["ManagedPolicyArns"])
+    assert all(name in policies for name in NODE_POLICIES)
+
+
+@pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
+def test_one_on_demand_pool_up_to_max_size_when_spot_is_off(synth_env, env_name):
+    config = synth_env(env_name).config
+    gpu = config.gpu_node_group
+    pools = _pools(_applied(synth_env(env_name)))
+    assert list(pools) == [SPOT_POOL]
+    pool = pools[SPOT_POOL]
+    requirements = {r["key"]: r["values"] for r in pool["template"]["spec"]["requirements"]}
+    assert requirements == {
+        "node.kubernetes.io/instance-type": gpu.instance_types,
+        "karpenter.sh/capacity-type": ["on-demand"],
+        "topology.kubernetes.io/zone": config.network.availability_zones,
+    }
+    per_node = gpu.instance_specs[0]
+    assert pool["limits"] == {
+        GPU_RESOURCE: str(gpu.max_size * per_node.gpus),
+        "cpu": str(gpu.max_size * per_node.vcpus),
+    }
+    assert pool["template"]["metadata"]["labels"] == GPU_NODE_LABELS
+    assert pool["template"]["spec"]["taints"] == [
+        {"key": GPU_TAINT.key, "value": GPU_TAINT.value, "effect": GPU_TAINT.effect}
+    ]
+
+
+def test_spot_runs_above_an_on_demand_floor_that_is_filled_first(variant):
+    gpu = variant.config.gpu_node_group
+    assert (gpu.capacity_type, gpu.on_demand_nodes, gpu.max_size) == ("spot", 1, 5)
+    pools = _pools(_applied(variant))
+    floor, rest = pools[ON_DEMAND_POOL], pools[SPOT_POOL]
+    capacity = {
+        name: next(
+            r["values"] for r in pool["template"]["spec"]["requirements"] if r["key"] == "karpenter.sh/capacity-type"
+        )
+        for name, pool in pools.items()
+    }
+    assert capacity == {ON_DEMAND_POOL: ["on-demand"], SPOT_POOL: ["spot", "on-demand"]}
+    assert floor["weight"] > rest.get("weight", 0), "Karpenter fills the heavier pool first"
+    assert floor["limits"][GPU_RESOURCE] == "1" and rest["limits"][GPU_RESOURCE] == "4", "together: max_size"
+    assert rest["limits"]["cpu"] == str(4 * 8), "at the largest allowed type (g5/g6.2xlarge: 8 vCPUs)"
+    instance_types = {
+        name: next(r["values"] for r in pool["template"]["spec"]["requirements"] if r["key"].endswith("instance-type"))
+        for name, pool in pools.items()
+    }
+    assert instance_types == {ON_DEMAND_POOL: ["g5.2xlarge", "g6.2xlarge"], SPOT_POOL: ["g5.2xlarge", "g6.2xlarge"]}
+
+
+@pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
+def test_only_empty_nodes_are_consolidated_after_a_delay_longer_than_a_model_load(synth_env, env_name):
+    config = synth_env(env_name).config
+    for pool in _pools(_applied(synth_env(env_name))).values():
+        assert pool["disruption"]["consolidationPolicy"] == "WhenEmpty", "a busy model server is never moved"
+        assert pool["disruption"]["consolidateAfter"] == config.gpu_node_group.consolidate_after
+        assert pool["disruption"]["budgets"] == [{"nodes": "1"}]
+        assert pool["template"]["spec"]["expireAfter"] == config.gpu_node_group.expire_after
+    minutes = int(config.gpu_node_group.consolidate_after.removesuffix("m"))
+    assert minutes >= 15, "the startup probe allows a model 15 minutes to load: an empty node waits at least that"
+
+
+@pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
+def test_the_controller_is_pinned_and_runs_with_its_own_pod_identity(synth_env, env_name):
+    template = synth_env(env_name).template("cluster")
+    (chart,) = template.find_resources("Custom::AWSCDK-EKS-HelmChart", {"Properties": {"Chart": "karpenter"}}).values()
+    properties = chart["Properties"]
+    assert (properties["Repository"], properties["Version"], properties["Namespace"]) == (
+        KARPENTER_REPOSITORY,
+        KARPENTER_VERSION,
+        NAMESPACE,
+    )
+    values = "".join(
+        part if isinstance(part, str) else json.dumps(part) for part in properties["Values"]["Fn::Join"][1]
+    )
+    assert '"clusterName":"{"Ref": "ControlPlaneCluster' in values
+    assert '"interruptionQueue":"{"Fn::GetAtt": ["KarpenterInterruptionQueue' in values
+    assert '"serviceAccount":{"name":"karpenter"}' in values
+    template.has_resource_properties(
+        "AWS::EKS::PodIdentityAssociation", {"Namespace": NAMESPACE, "ServiceAccount": SERVICE_ACCOUNT}
+    )
+
+
+@pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
+def test_nodes_karpenter_launches_join_as_ec2_linux_nodes(synth_env, env_name):
+    template = synth_env(env_name).template("cluster")
+    template.has_resource_properties(
+        "AWS::EKS::AccessEntry",
+        {"Type": "EC2_LINUX", "PrincipalArn": {"Fn::GetAtt": [Match.string_like_regexp("KarpenterNodeRole"), "Arn"]}},
+    )
+
+
+def _controller_statements(template: dict) -> list[dict]:
+    return [
+        statement
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy" and logical_id.startswith("Karpenter")
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+MUTATING = {
+    "ec2:CreateLaunchTemplate",
+    "ec2:CreateTags",
+    "ec2:TerminateInstances",
+    "ec2:DeleteLaunchTemplate",
+    "iam:CreateInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:AddRoleToInstanceProfile",
+    "iam:RemoveRoleFromInstanceProfile",
+    "iam:DeleteInstanceProfile",
+}
+
+
+def test_controller_changes_only_what_carries_this_clusters_tag(dev):
+    template = dev.template_json("cluster")
+    scoped = {
+        logical_id: json.dumps(resource["Properties"]["Value"])
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "Custom::AWSCDKCfnJson"
+    }
+    statements = _controller_statements(template)
+    assert len(statements) == 18, "upstream's v1.14 policy, statement by statement"
+    for statement in statements:
+        actions = set(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if actions & MUTATING:
+            (reference,) = [v["Fn::GetAtt"][0] for v in statement["Condition"].values() if "Fn::GetAtt" in v]
+            assert "kubernetes.io/cluster/" in scoped[reference] and "ControlPlaneCluster" in scoped[reference], (
+                statement["Sid"]
+            )
+    (pass_role,) = [s for s in statements if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"]["Fn::GetAtt"][0].startswith("KarpenterNodeRole"), "only the node role is passed"
+    (describe,) = [s for s in statements if s["Action"] == "eks:DescribeCluster"]
+    assert "ControlPlaneCluster" in json.dumps(describe["Resource"])
+
+
+def test_interruption_notices_reach_an_encrypted_tls_only_queue(dev):
+    template = dev.template("cluster")
+    template.has_resource_properties("AWS::SQS::Queue", {"SqsManagedSseEnabled": True, "MessageRetentionPeriod": 300})
+    rules = template.find_resources("AWS::Events::Rule")
+    patterns = {
+        (rule["Properties"]["EventPattern"]["source"][0], rule["Properties"]["EventPattern"]["detail-type"][0])
+        for rule in rules.values()
+        if rule["Properties"]["Targets"][0]["Arn"]["Fn::GetAtt"][0].startswith("KarpenterInterruptionQueue")
+    }
+    assert patterns == set(INTERRUPTION_EVENTS.values())
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+
+
+def _dev(**gpu_changes) -> EnvironmentConfig:
+    data = load("dev").model_dump(mode="json")
+    replicas = gpu_changes.pop("replicas", 1)
+    data["models"][0]["replicas"] = replicas
+    data["gpu_node_group"].update(gpu_changes)
+    return EnvironmentConfig.model_validate(data)
+
+
+def test_surge_first_while_the_ceiling_has_room():
+    roomy = _dev(max_size=2)
+    assert surge_first(roomy, roomy.models[0]) and not capacity_findings(roomy)
+    full = _dev(max_size=2, replicas=2)
+    assert not surge_first(full, full.models[0])
+    (finding,) = capacity_findings(full)
+    assert "no spare GPU at max_size 2" in finding.message and "gpu_node_group.max_size" in finding.message
+
+
+def test_the_quota_request_launches_the_replicas_and_allows_the_ceiling():
+    request = capacity_request(_dev(max_size=3, replicas=2))
+    assert (request.gpu_desired_nodes, request.gpu_max_nodes) == (2, 3)
+    assert capacity_request(_dev(max_size=3)).gpu_desired_nodes == 1
