@@ -7,12 +7,13 @@ from typing import Any
 
 import yaml
 
+from charts.autoscaling import ScaledObjectsChart
 from charts.common import StandaloneChart
 from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
 from charts.exposure import ExposureChart
 from charts.monitoring import MonitoringChart
-from charts.prometheus_prerequisites import PrometheusPrerequisitesChart
+from charts.prometheus_prerequisites import QUERY_URL, PrometheusPrerequisitesChart
 from charts.vllm import ModelServer, VllmChart
 from config.model import EnvironmentConfig
 from config.secrets import mounted_secrets
@@ -49,7 +50,7 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
     """
     scraped_from_vpc = config.observability.managed_prometheus
     servers = [
-        ModelServer(model=model, replicas=rendered_replicas(config, model), surge_first=surge_first(config, model))
+        ModelServer(model=model, replicas=rendered_replicas(model), surge_first=surge_first(config, model))
         for model in config.models
     ]
     charts: dict[str, StandaloneChart] = {
@@ -68,6 +69,9 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
             scraped_from_vpc=scraped_from_vpc,
         ),
     }
+    prometheus_url = QUERY_URL if config.observability.installs_prometheus else config.observability.prometheus_url
+    if any(model.autoscaling for model in config.models) and prometheus_url:
+        charts["autoscaling"] = ScaledObjectsChart(models=config.models, prometheus_url=prometheus_url)
     if config.observability.installs_prometheus:
         charts["prometheus-prerequisites"] = PrometheusPrerequisitesChart()
     if config.observability.operator_objects:

@@ -127,7 +127,9 @@ def _pool(gpu_nodes: GpuNodeGroupConfig, zones: list[str], capacity_types: list[
             # Only empty nodes: a busy model server is never moved to save money (a move is a model reload).
             "consolidationPolicy": "WhenEmpty",
             "consolidateAfter": gpu_nodes.consolidate_after,
-            "budgets": [{"nodes": "1"}],  # one GPU node at a time, whatever the reason
+            # One GPU node at a time for consolidation and drift (an AMI bump); expiry and Spot interruption
+            # are not budgeted, by Karpenter's design.
+            "budgets": [{"nodes": "1"}],
         },
         "limits": pool_limits(gpu_nodes, nodes),
     }

@@ -12,6 +12,8 @@ from config.versions import KUBE_PROMETHEUS_STACK_VERSION
 
 NAMESPACE = "monitoring"
 STORAGE_CLASS = "gp3-encrypted"
+RELEASE = "kube-prometheus-stack"  # the Helm release; its Prometheus Service is RELEASE-prometheus on 9090
+QUERY_URL = f"http://{RELEASE}-prometheus.{NAMESPACE}.svc:9090"
 
 
 class PrometheusPrerequisitesChart(StandaloneChart):

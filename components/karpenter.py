@@ -7,7 +7,7 @@ statement, each scoped to this cluster by the tags Karpenter puts on what it cre
 
 from typing import Any
 
-from aws_cdk import Aws, CfnJson, Duration
+from aws_cdk import Aws, CfnJson, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_events as events
@@ -22,6 +22,7 @@ from components.node_groups import node_role
 from components.workload_access import PodIdentity
 from config.model import GpuNodeGroupConfig
 from config.versions import KARPENTER_REPOSITORY, KARPENTER_VERSION
+from planning.kubelet import KARPENTER_VM_MEMORY_OVERHEAD
 
 NAMESPACE = "kube-system"  # upstream's recommendation: the API server's priority for system controllers
 SERVICE_ACCOUNT = "karpenter"  # the chart's default (its full name)
@@ -90,7 +91,7 @@ class Karpenter(Construct):
         super().__init__(scope, construct_id)
         self.role = node_role(self, "NodeRole")
         # Nodes Karpenter launches join with this role; EC2_LINUX is the entry type EKS documents for them.
-        eks.AccessEntry(
+        node_access = eks.AccessEntry(
             self,
             "NodeAccess",
             cluster=cluster,
@@ -144,7 +145,7 @@ class Karpenter(Construct):
             version=KARPENTER_VERSION,
             release="karpenter",
             namespace=NAMESPACE,
-            values=controller_values(cluster.cluster_name, self.queue.queue_name),
+            values=controller_values(cluster.cluster_name, self.queue.queue_name, Stack.of(self).region),
             wait=True,
             atomic=True,
             timeout=Duration.minutes(10),
@@ -160,20 +161,48 @@ class Karpenter(Construct):
             ),
             tags=tags,
         )
-        self.node_pools = eks.KubernetesManifest(self, "GpuNodePools", cluster=cluster, manifest=nodes.to_json())
-        # The NodePool and EC2NodeClass kinds are the controller chart's CRDs.
-        self.node_pools.node.add_dependency(self.controller)
+        # One manifest per object: the kubectl handler prunes only built-in kinds, so a NodePool dropped from a
+        # shared manifest would stay and keep launching; its own resource is deleted with it. Each depends on the
+        # controller (its CRDs, and it must outlive them to terminate their nodes) and on the node access entry
+        # (nodes keep their API access while they drain).
+        documents = nodes.to_json()
+        (node_class,) = [doc for doc in documents if doc["kind"] == "EC2NodeClass"]
+        self.node_class = eks.KubernetesManifest(self, "GpuNodeClass", cluster=cluster, manifest=[node_class])
+        self.node_class.node.add_dependency(self.controller, node_access)
+        self.node_pools = {
+            doc["metadata"]["name"]: eks.KubernetesManifest(
+                self, f"GpuNodePool-{doc['metadata']['name']}", cluster=cluster, manifest=[doc]
+            )
+            for doc in documents
+            if doc["kind"] == "NodePool"
+        }
+        for pool in self.node_pools.values():
+            # Deleted before the node class, whose finalizer waits for the pools' nodes.
+            pool.node.add_dependency(self.node_class)
         acknowledge_cfn_utils_provider(self)  # its policies' conditions name the cluster through CfnJson
 
 
-def controller_values(cluster_name: str, queue_name: str) -> dict[str, Any]:
+def controller_values(cluster_name: str, queue_name: str, region: str) -> dict[str, Any]:
     return {
-        "settings": {"clusterName": cluster_name, "interruptionQueue": queue_name},
+        "settings": {
+            "clusterName": cluster_name,
+            "interruptionQueue": queue_name,
+            "vmMemoryOverheadPercent": KARPENTER_VM_MEMORY_OVERHEAD,  # the fit check plans with the same share
+            # The managed node group had EKS node auto-repair; Karpenter's equivalent (replacing a node whose
+            # AcceleratedHardwareReady condition the node monitoring agent set false) is alpha and off by default.
+            "featureGates": {"nodeRepair": True},
+        },
         "serviceAccount": {"name": SERVICE_ACCOUNT},
         # Two replicas (leader election) on the system nodes: the chart keeps them off nodes Karpenter
         # launches, which it could otherwise remove from under itself.
         "replicas": 2,
-        "controller": {"resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}}},
+        "controller": {
+            # The region from config, not IMDS: the system nodes' hop limit of 1 keeps pods away from IMDS.
+            "env": [{"name": "AWS_REGION", "value": region}],
+            # Upstream suggests 1 CPU and 1 GiB for large fleets; a GPU fleet of a few nodes needs far less, and
+            # two such replicas would take half of two m6i.large system nodes. No CPU limit, so it may burst.
+            "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+        },
     }
 
 

@@ -12,10 +12,9 @@ from aws_cdk import Duration
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
+from charts.prometheus_prerequisites import RELEASE
 from config.model import InClusterConfig, ObservabilityConfig
 from config.versions import KUBE_PROMETHEUS_STACK_REPOSITORY, KUBE_PROMETHEUS_STACK_VERSION
-
-RELEASE = "kube-prometheus-stack"
 
 
 def _resources(cpu: str, memory: str, memory_limit: str) -> dict[str, Any]:

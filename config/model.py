@@ -30,6 +30,8 @@ from planning.catalog import InstanceSpec, gpu_instances
 TAG_TEXT = re.compile(r"^[\w\s.:/=+\-@]*$")
 # AWS's documentation example account: the shipped prod.yaml names it so a fork must set its own.
 PLACEHOLDER_ACCOUNT = "123456789012"
+# Tag keys Karpenter writes on what it launches, which its EC2NodeClass refuses as user tags.
+KARPENTER_TAG_PREFIXES = ("kubernetes.io/cluster/", "karpenter.sh/", "karpenter.k8s.aws/")
 PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod a VPC IP
 PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
 MIN_AZS = 2  # EKS requires subnets in at least two AZs
@@ -252,10 +254,11 @@ class GpuNodeGroupConfig(NodeGroupSize):
         description="karpenter: how long a GPU node stays empty before it is removed. Longer than a model's "
         "start (minutes), so a brief lull does not cost a reload.",
     )
-    expire_after: Duration = Field(
-        default="720h",
-        description="karpenter: a node is drained and replaced after this long (it never runs unpatched for "
-        "ever); its pods are evicted one at a time (the PodDisruptionBudget), so a one-replica model restarts once.",
+    expire_after: Duration | Literal["Never"] = Field(
+        default="Never",
+        description="karpenter: replace a GPU node after this long. Expiry is forceful (no disruption budget, no "
+        "replacement started first), so a one-replica model is down while it moves. Never: nodes are replaced "
+        "when the pinned AMI alias is bumped, as drift: new node first, one at a time.",
     )
 
     @model_validator(mode="after")
@@ -318,6 +321,51 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 DnsLabel = Annotated[str, StringConstraints(pattern=r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$")]
 
 
+class ReplicaAutoscalingConfig(Strict):
+    """KEDA scales a model's replicas on its queue (and KV cache), read from the observability mode's Prometheus."""
+
+    min_replicas: int = Field(
+        default=1,
+        ge=0,
+        description="Fewest replicas. 0 (scale to zero) is refused for now: without a component that holds the "
+        "first request while a pod and a node start, that request would fail.",
+    )
+    max_replicas: int = Field(default=2, ge=1, description="Most replicas; each needs its own GPU(s) under max_size.")
+    waiting_per_replica: int = Field(
+        default=5,
+        ge=1,
+        description="Queued requests (`vllm:num_requests_waiting`) per replica before one more is started; below "
+        "observability.alerts.requests_waiting, so scaling acts before the alert fires.",
+    )
+    kv_cache_usage: float | None = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Second trigger: average KV-cache usage (0-1) above which one more replica starts, before "
+        "vLLM preempts requests; empty: the queue alone.",
+    )
+    scale_down_after_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=3600,
+        description="How long the load must stay low before a replica is removed (one at a time); a replica takes "
+        "minutes to load, so scale-down waits longer than scale-up, which adds every needed replica at once.",
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_replicas == 0:
+            raise ValueError(
+                "min_replicas: 0 (scale to zero) is not supported yet: with no pod, a request has nothing to wait in "
+                "and fails; use min_replicas: 1 (Karpenter still removes the GPU nodes the extra replicas used)"
+            )
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is above max_replicas ({self.max_replicas}); raise max_replicas"
+            )
+        return self
+
+
 class ModelConfig(Strict):
     """One model served by its own vLLM Deployment and Service."""
 
@@ -330,7 +378,14 @@ class ModelConfig(Strict):
     served_model_name: str | None = Field(
         default=None, description="Model name clients send in requests. Empty: the model_id."
     )
-    replicas: int = Field(default=1, ge=1, description="vLLM pods for this model, each on its own GPU(s).")
+    replicas: int = Field(
+        default=1, ge=1, description="vLLM pods for this model, each on its own GPU(s); with autoscaling, KEDA sets it."
+    )
+    autoscaling: ReplicaAutoscalingConfig | None = Field(
+        default=None,
+        description="Scale replicas with KEDA on the queue; needs observability.mode in-cluster or existing. "
+        "Empty: `replicas` pods, always.",
+    )
     max_model_len: int = Field(
         default=8192, ge=256, description="`--max-model-len`: longest prompt + output in tokens (KV-cache budget)."
     )
@@ -413,9 +468,28 @@ class ModelConfig(Strict):
             )
         return self
 
+    @model_validator(mode="after")
+    def _replicas_owner(self) -> Self:
+        if self.autoscaling and self.replicas != type(self).model_fields["replicas"].default:
+            raise ValueError(
+                f"replicas ({self.replicas}) is set but autoscaling decides the count between min_replicas and "
+                "max_replicas; remove replicas, or remove autoscaling"
+            )
+        return self
+
     @property
     def gpus(self) -> int:
         return self.tensor_parallel_size
+
+    @property
+    def initial_replicas(self) -> int:
+        """Replicas at deploy: what the quota must allow at once."""
+        return self.autoscaling.min_replicas if self.autoscaling else self.replicas
+
+    @property
+    def peak_replicas(self) -> int:
+        """Replicas at the most: what the GPU ceiling must hold."""
+        return self.autoscaling.max_replicas if self.autoscaling else self.replicas
 
     @property
     def served_name(self) -> str:
@@ -516,6 +590,12 @@ class ObservabilityConfig(Strict):
         "then the same objects as `existing`; `amp`: a monitoring stack with an Amazon Managed Service for Prometheus "
         "workspace, its agentless scraper, the rules and an SNS alert topic (needs exposure.api_key: the scraper "
         "reaches the model servers from VPC addresses).",
+    )
+    prometheus_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[\w./-]*)?$",
+        description="existing: your Prometheus's query URL inside the cluster, which KEDA reads a model's queue from "
+        "(e.g. http://kube-prometheus-stack-prometheus.monitoring.svc:9090); needed by models[].autoscaling.",
     )
     selector_labels: dict[str, str] = Field(
         default={"release": "kube-prometheus-stack"},
@@ -650,6 +730,11 @@ class EnvironmentConfig(Strict):
         for key, value in tags.items():
             if key.lower().startswith("aws:"):
                 raise ValueError(f"tag key '{key[:60]}' starts with aws:, which AWS reserves; rename it")
+            if key.startswith(KARPENTER_TAG_PREFIXES) or key == "eks:eks-cluster-name":
+                raise ValueError(
+                    f"tag key '{key[:60]}' is one Karpenter and EKS set on the nodes themselves (its EC2NodeClass "
+                    "refuses it); rename it"
+                )
             if not (
                 1 <= len(key) <= 128 and len(value) <= 256 and TAG_TEXT.fullmatch(key) and TAG_TEXT.fullmatch(value)
             ):
@@ -708,6 +793,24 @@ class EnvironmentConfig(Strict):
                 f"{self.region} and use its ARN"
             )
         return self
+
+    @model_validator(mode="after")
+    def _autoscaling_reads_a_prometheus(self) -> Self:
+        scaled = [model.name for model in self.models if model.autoscaling]
+        mode = self.observability.mode
+        if not scaled or mode == "in-cluster" or (mode == "existing" and self.observability.prometheus_url):
+            return self
+        fixes = {
+            "none": "set observability.mode: in-cluster (the app installs Prometheus) or existing with "
+            "observability.prometheus_url",
+            "existing": "set observability.prometheus_url to your Prometheus's in-cluster query URL",
+            "amp": "AMP as KEDA's source (SigV4) is not built yet: use observability.mode in-cluster, or remove "
+            "autoscaling",
+        }
+        raise ValueError(
+            f"models {scaled} scale on their queue, which KEDA reads from Prometheus, but observability.mode is {mode}: "
+            f"{fixes[mode]}"
+        )
 
     @model_validator(mode="after")
     def _scraped_from_the_vpc(self) -> Self:

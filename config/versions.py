@@ -46,12 +46,24 @@ KUBE_PROMETHEUS_STACK_REPOSITORY = "https://prometheus-community.github.io/helm-
 # (snapshot of 2026-08-21); its compatibility matrix needs >= 1.13 for Kubernetes 1.36. The CRD schemas the
 # tests validate against (@kubernetes-models/karpenter 2.0.0) are generated from v1.12.1; v1.12.1 -> v1.14.1
 # only adds optional fields to EC2NodeClass (connectionTracking, cpuOptions) that the app does not set.
+# A bump: the chart installs its CRDs only on first install, so apply the karpenter-crd chart of the new
+# version first (upstream's upgrade guide), then change this line.
 KARPENTER_VERSION = "1.14.1"
 KARPENTER_REPOSITORY = "oci://public.ecr.aws/karpenter/karpenter"
 # The EKS-optimized AL2023 AMI release Karpenter launches GPU nodes from (it picks the NVIDIA variant for GPU
 # types), never @latest: a new AMI would roll every GPU node. v20260714 is the newest release in
 # awslabs/amazon-eks-ami's CHANGELOG with amazon-eks-node-al2023-x86_64-nvidia-1.36 (snapshot of 2026-08).
+# Bump it with KUBERNETES_VERSION: the alias must name a release built for the cluster's minor, or the
+# node class turns not-Ready and no GPU node launches. A bump replaces the GPU nodes as drift, one at a time.
 KARPENTER_AMI_ALIAS = "al2023@v20260714"
+
+# KEDA 2.20.2 (models[].autoscaling): the newest chart in kedacore/charts (snapshot of 2026-08-13; the chart
+# version equals KEDA's). The CRD schemas the tests validate against (@kubernetes-models/keda 2.0.0) are
+# generated from KEDA v2.19.0; the chart's ScaledObject CRD from 2.19.0 to 2.20.2 only tightened validation
+# (minimums, minReplicaCount <= maxReplicaCount, the authenticationRef kind enum), which config validation
+# enforces too. KEDA's support of Kubernetes 1.36 is not verified here: its release notes were not reachable.
+KEDA_VERSION = "2.20.2"
+KEDA_REPOSITORY = "https://kedacore.github.io/charts"
 
 # AWS Load Balancer Controller v3.2.2: the newest release aws-cdk-lib 2.275 ships together with its
 # matching IAM policy, so the controller's permissions are AWS-maintained, not a hand-copied document.

@@ -1,7 +1,8 @@
 """Who owns the GPU fleet's size, and what that allows: the one decision the rollout strategy, the
 spare-GPU check, the Deployment's `replicas` and the quota request all read.
 
-The configuration owns the replica counts. The GPU node count is the configuration's
+The configuration owns a model's replica count, unless the model has `autoscaling` (KEDA owns it
+then, between min_replicas and max_replicas). The GPU node count is the configuration's
 (`gpu_node_group.desired_size`) with autoscaler none, and Karpenter's, up to `max_size`, with
 autoscaler karpenter: then a rollout can count on every node under that ceiling.
 """
@@ -17,13 +18,13 @@ class Owner(StrEnum):
     AUTOSCALER = "autoscaler"  # an autoscaler sets them; the rendered objects must not fight it
 
 
-def capacity_owner(config: EnvironmentConfig) -> Owner:
-    return Owner.CONFIG
+def replicas_owner(model: ModelConfig) -> Owner:
+    return Owner.AUTOSCALER if model.autoscaling else Owner.CONFIG
 
 
-def rendered_replicas(config: EnvironmentConfig, model: ModelConfig) -> int | None:
-    """The Deployment's `replicas`, or None (omitted) when an autoscaler owns it."""
-    return model.replicas if capacity_owner(config) is Owner.CONFIG else None
+def rendered_replicas(model: ModelConfig) -> int | None:
+    """The Deployment's `replicas`, or None (omitted) when an autoscaler owns it: a value there would fight it."""
+    return model.replicas if replicas_owner(model) is Owner.CONFIG else None
 
 
 def gpus_per_node(config: EnvironmentConfig) -> int:
@@ -41,13 +42,13 @@ def ceiling_field(config: EnvironmentConfig) -> str:
 
 
 def nodes_for_replicas(config: EnvironmentConfig) -> int:
-    """GPU nodes the configured replicas occupy (what Karpenter launches at deploy)."""
-    return -(-sum(m.replicas * m.gpus for m in config.models) // gpus_per_node(config))
+    """GPU nodes the replicas occupy at deploy (what Karpenter launches then)."""
+    return -(-sum(m.initial_replicas * m.gpus for m in config.models) // gpus_per_node(config))
 
 
 def spare_gpus(config: EnvironmentConfig) -> int:
-    """GPUs left at the fleet's ceiling once every replica has its own."""
-    return gpu_node_ceiling(config) * gpus_per_node(config) - sum(m.replicas * m.gpus for m in config.models)
+    """GPUs left at the fleet's ceiling once every replica, at its peak, has its own."""
+    return gpu_node_ceiling(config) * gpus_per_node(config) - sum(m.peak_replicas * m.gpus for m in config.models)
 
 
 def surge_first(config: EnvironmentConfig, model: ModelConfig) -> bool:

@@ -16,11 +16,13 @@ from planning.sizing import model_findings
 def pod_findings(config: EnvironmentConfig) -> list[Finding]:
     """Every way a configured model's pod cannot be scheduled on the smallest allowed GPU instance."""
     instances = config.gpu_node_group.instance_specs
+    karpenter = config.gpu_node_group.karpenter
     findings = []
     for index, model in enumerate(config.models):
         where = f"models[{index}] ({model.name})"
         findings += _gpu_problems(where, model, min(instances, key=lambda spec: spec.gpus))
-        findings += _memory_problems(where, model, node_budget(min(instances, key=lambda spec: spec.memory_gib)))
+        smallest_memory = node_budget(min(instances, key=lambda spec: spec.memory_gib), karpenter=karpenter)
+        findings += _memory_problems(where, model, smallest_memory)
         findings += _cpu_problems(where, model, node_budget(min(instances, key=lambda spec: spec.vcpus)))
     return findings
 

@@ -12,6 +12,10 @@ from config.scheduling import GPU_NODE_AGENT_REQUESTS
 from planning.catalog import InstanceSpec
 
 OS_MEMORY_SHARE = 0.04
+# Karpenter decides whether a pod fits an instance type from its own estimate of the memory the VM keeps
+# (settings.vmMemoryOverheadPercent, chart default 0.075), set explicitly from here: a pod that fits the
+# real node but not Karpenter's estimate would stay Pending, so the fit check uses the larger share under it.
+KARPENTER_VM_MEMORY_OVERHEAD = 0.075
 EVICTION_HARD_MIB = 100
 
 # Requests of the EKS add-on DaemonSets that also run on GPU nodes, as their pinned
@@ -72,9 +76,10 @@ def _reserved_millicores(vcpus: int) -> float:
     return reserved
 
 
-def node_budget(instance: InstanceSpec) -> NodeBudget:
+def node_budget(instance: InstanceSpec, *, karpenter: bool = False) -> NodeBudget:
     kube_reserved_mib = 11 * instance.max_pods + 255
-    memory_mib = int(instance.memory_gib * 1024 * (1 - OS_MEMORY_SHARE)) - kube_reserved_mib - EVICTION_HARD_MIB
+    os_share = max(OS_MEMORY_SHARE, KARPENTER_VM_MEMORY_OVERHEAD) if karpenter else OS_MEMORY_SHARE
+    memory_mib = int(instance.memory_gib * 1024 * (1 - os_share)) - kube_reserved_mib - EVICTION_HARD_MIB
     daemons = [*ADDON_DAEMONS.values(), *CHART_DAEMONS.values()]
     return NodeBudget(
         instance=instance,

@@ -8,6 +8,7 @@ from constructs import Construct
 from components.eks_cluster import InferenceCluster, ManagedAddons
 from components.guards import QuotaGuard
 from components.karpenter import Karpenter
+from components.keda import Keda
 from components.load_balancer_controller import LoadBalancerController
 from components.node_groups import GpuNodeGroup, SystemNodeGroup
 from config.addons import environment_addons
@@ -64,6 +65,9 @@ class ClusterStack(Stack):
             self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
             # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
             self.gpu_nodes.node.add_dependency(addons)
+        if any(model.autoscaling for model in config.models):
+            keda = Keda(self, "Keda", cluster=self.cluster)
+            keda.node.add_dependency(self.system_nodes, addons)
         for repository in mirror_repositories:
             # The first pull of a tag makes ECR fetch it from upstream on the puller's behalf.
             repository.grant(self.gpu_nodes.role, "ecr:BatchImportUpstreamImage")

@@ -51,6 +51,9 @@ class InferenceStack(Stack):
             guard = SecretsGuard(self, "SecretsGuard", secrets=to_set)
             self.manifests["vllm"].node.add_dependency(guard)
         self.manifests["exposure"].node.add_dependency(self.manifests["vllm"])
+        if "autoscaling" in self.manifests:
+            # A ScaledObject needs its Deployment; KEDA's CRDs come with its release in the cluster stack.
+            self.manifests["autoscaling"].node.add_dependency(self.manifests["vllm"])
         if "monitoring" in self.manifests:
             # What it scrapes must exist first; the Prometheus Operator's CRDs must already be in the cluster.
             self.manifests["monitoring"].node.add_dependency(self.manifests["vllm"], self.manifests["dcgm-exporter"])

@@ -23,11 +23,11 @@ ENVIRONMENTS = ["dev", "prod"]
 FIXTURE_CONFIGS = ROOT / "tests" / "fixtures" / "config"
 # One synthesized environment per exposure mode: the two shipped ones and a test-only ALB fixture.
 EXPOSURE_ENVIRONMENTS = {"cluster-ip": "dev", "internal-nlb": "prod", "alb": "alb"}
-# One per observability mode: dev none, the ALB fixture existing, a test-only in-cluster fixture, prod amp.
-OBSERVABILITY_ENVIRONMENTS = {"none": "dev", "existing": "alb", "in-cluster": "in-cluster", "amp": "prod"}
+# One per observability mode: a test-only node-group fixture none, the ALB fixture existing, dev in-cluster, prod amp.
+OBSERVABILITY_ENVIRONMENTS = {"none": "node-group", "existing": "alb", "in-cluster": "dev", "amp": "prod"}
 # One per GPU capacity mode: the shipped environments run Karpenter, two fixtures a fixed managed node group.
 KARPENTER_ENVIRONMENTS = ["dev", "prod"]
-NODE_GROUP_ENVIRONMENTS = ["alb", "in-cluster"]
+NODE_GROUP_ENVIRONMENTS = ["alb", "node-group"]
 RENDERED_ENVIRONMENTS = sorted({*EXPOSURE_ENVIRONMENTS.values(), *OBSERVABILITY_ENVIRONMENTS.values()})
 TEST_ACCOUNT = "111111111111"
 

@@ -90,14 +90,15 @@ def validate_strictly(doc: dict[str, Any]) -> None:
 
 
 def applied_documents(template: dict[str, Any], logical_id_prefix: str) -> list[dict[str, Any]]:
-    """The objects a KubernetesManifest in a template applies; CloudFormation references become `<ref>`."""
-    (manifest,) = [
-        resource["Properties"]["Manifest"]
-        for logical_id, resource in template["Resources"].items()
-        if logical_id.startswith(logical_id_prefix) and resource["Type"] == "Custom::AWSCDK-EKS-KubernetesResource"
-    ]
-    if isinstance(manifest, dict):
-        separator, parts = manifest["Fn::Join"]
-        manifest = separator.join(part if isinstance(part, str) else "<ref>" for part in parts)
-    docs: list[dict[str, Any]] = json.loads(manifest)
+    """The objects the KubernetesManifests whose logical ids start with the prefix apply, in template order;
+    CloudFormation references become `<ref>`."""
+    docs: list[dict[str, Any]] = []
+    for logical_id, resource in template["Resources"].items():
+        if logical_id.startswith(logical_id_prefix) and resource["Type"] == "Custom::AWSCDK-EKS-KubernetesResource":
+            manifest = resource["Properties"]["Manifest"]
+            if isinstance(manifest, dict):
+                separator, parts = manifest["Fn::Join"]
+                manifest = separator.join(part if isinstance(part, str) else "<ref>" for part in parts)
+            docs += json.loads(manifest)
+    assert docs, f"no KubernetesManifest {logical_id_prefix}*"
     return docs

@@ -1,5 +1,6 @@
-"""Karpenter for the GPU fleet: the node class and pools it launches from, its controller, its scoped access, the
-interruption queue, and what the planner, the rollout and the quota request make of the ceiling."""
+"""Karpenter for the GPU fleet (the node class and pools it launches from, its controller, its scoped access, the
+interruption queue) and KEDA for the replicas (the queue and KV-cache triggers), and what the planner, the rollout
+and the quota request make of their ceilings."""
 
 import json
 import re
@@ -7,16 +8,21 @@ import re
 import pytest
 from aws_cdk.assertions import Match
 
+from charts import prometheus_prerequisites, vllm
 from charts.karpenter_nodes import ON_DEMAND_POOL, SPOT_POOL, KarpenterNodesChart, NodeClassTargets
+from charts.prometheus_prerequisites import RELEASE
 from components.karpenter import INTERRUPTION_EVENTS, NAMESPACE, SERVICE_ACCOUNT
 from components.node_groups import NODE_POLICIES
 from config.capacity import capacity_request
+from config.metrics import KV_CACHE_USAGE, REQUESTS_WAITING
 from config.model import EnvironmentConfig
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
-from config.versions import KARPENTER_AMI_ALIAS, KARPENTER_REPOSITORY, KARPENTER_VERSION
+from config.versions import KARPENTER_AMI_ALIAS, KARPENTER_REPOSITORY, KARPENTER_VERSION, KEDA_REPOSITORY, KEDA_VERSION
+from observability.rules import VLLM_JOB
 from planning.capacity import capacity_findings, surge_first
 from tests.conftest import KARPENTER_ENVIRONMENTS, load
-from tests.manifests import applied_documents, documents, validate_custom_resources
+from tests.manifests import applied_documents, documents, find, validate_custom_resources
+from tests.promql import metric_names
 
 PLACEHOLDER = "<ref>"
 PRUNE_LABEL = re.compile(r"^aws\.cdk\.eks/prune-")
@@ -39,7 +45,7 @@ def _chart(config: EnvironmentConfig, *, deployed: bool = False) -> KarpenterNod
 
 
 def _applied(synthesized) -> list[dict]:
-    docs = applied_documents(synthesized.template_json("cluster"), "KarpenterGpuNodePools")
+    docs = applied_documents(synthesized.template_json("cluster"), "KarpenterGpuNode")
     for doc in docs:
         doc["metadata"]["labels"] = {k: v for k, v in doc["metadata"]["labels"].items() if not PRUNE_LABEL.match(k)}
     return docs
@@ -106,7 +112,7 @@ def test_node_class_boots_the_pinned_al2023_release_hardened_like_the_node_group
 def test_node_class_uses_the_private_subnets_the_cluster_security_group_and_the_node_role(synth_env, env_name):
     synthesized = synth_env(env_name)
     resources = synthesized.template_json("cluster")["Resources"]
-    (manifest,) = [r["Properties"]["Manifest"] for k, r in resources.items() if k.startswith("KarpenterGpuNodePools")]
+    (manifest,) = [r["Properties"]["Manifest"] for k, r in resources.items() if k.startswith("KarpenterGpuNodeClass")]
     references = [part for part in manifest["Fn::Join"][1] if not isinstance(part, str)]
     subnets = [ref["Fn::GetStackOutput"]["OutputName"] for ref in references if "Fn::GetStackOutput" in ref]
     zones = synthesized.config.network.availability_zones
@@ -274,10 +280,9 @@ def test_interruption_notices_reach_an_encrypted_tls_only_queue(dev):
     )
 
 
-def _dev(**gpu_changes) -> EnvironmentConfig:
+def _dev(*, replicas: int = 1, autoscaling: dict | None = None, **gpu_changes) -> EnvironmentConfig:
     data = load("dev").model_dump(mode="json")
-    replicas = gpu_changes.pop("replicas", 1)
-    data["models"][0]["replicas"] = replicas
+    data["models"][0].update(replicas=replicas, autoscaling=autoscaling)
     data["gpu_node_group"].update(gpu_changes)
     return EnvironmentConfig.model_validate(data)
 
@@ -295,3 +300,161 @@ def test_the_quota_request_launches_the_replicas_and_allows_the_ceiling():
     request = capacity_request(_dev(max_size=3, replicas=2))
     assert (request.gpu_desired_nodes, request.gpu_max_nodes) == (2, 3)
     assert capacity_request(_dev(max_size=3)).gpu_desired_nodes == 1
+
+
+# Replicas: KEDA on the queue.
+
+
+def _scaled_object(synthesized) -> dict:
+    return find(documents(synthesized.stacks.inference.charts["autoscaling"]), "ScaledObject")
+
+
+def test_scaled_objects_validate_against_kedas_crd_schema(dev):
+    docs = documents(dev.stacks.inference.charts["autoscaling"])
+    assert [doc["kind"] for doc in docs] == ["ScaledObject"] * len(dev.config.models)
+    assert validate_custom_resources(docs) == [None] * len(docs)
+    broken = json.loads(json.dumps(docs[0]))
+    broken["spec"]["minReplicaCount"] = "one"
+    (error,) = validate_custom_resources([broken])
+    assert error and "minReplicaCount" in error
+
+
+def test_the_queue_drives_the_replicas_of_exactly_its_model(dev):
+    model = dev.config.models[0]
+    scaling = model.autoscaling
+    spec = _scaled_object(dev)["spec"]
+    assert spec["scaleTargetRef"] == {
+        "name": find(documents(dev.stacks.inference.charts["vllm"]), "Deployment")["metadata"]["name"]
+    }
+    assert (spec["minReplicaCount"], spec["maxReplicaCount"]) == (scaling.min_replicas, scaling.max_replicas)
+    queue, kv_cache = spec["triggers"]
+    assert queue["metricType"] == "AverageValue" and queue["metadata"]["threshold"] == str(scaling.waiting_per_replica)
+    assert kv_cache["metricType"] == "Value" and kv_cache["metadata"]["threshold"] == str(scaling.kv_cache_usage)
+    assert metric_names(queue["metadata"]["query"]) == {REQUESTS_WAITING.series()}
+    assert metric_names(kv_cache["metadata"]["query"]) == {KV_CACHE_USAGE.series()}
+    for trigger in (queue, kv_cache):
+        query = trigger["metadata"]["query"]
+        assert f'model_name="{model.served_name}"' in query
+        assert f'job="{VLLM_JOB}"' in query and f'namespace="{vllm.NAMESPACE}"' in query
+        assert (
+            trigger["metadata"]["serverAddress"]
+            == f"http://{RELEASE}-prometheus.{prometheus_prerequisites.NAMESPACE}.svc:9090"
+        )
+
+
+def test_scaling_up_is_one_step_and_down_is_slow(dev):
+    scaling = dev.config.models[0].autoscaling
+    behavior = _scaled_object(dev)["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+    assert behavior["scaleUp"]["stabilizationWindowSeconds"] == 0
+    assert behavior["scaleUp"]["policies"] == [{"type": "Pods", "value": scaling.max_replicas, "periodSeconds": 15}]
+    assert behavior["scaleDown"]["stabilizationWindowSeconds"] == scaling.scale_down_after_seconds >= 600
+    assert [policy["value"] for policy in behavior["scaleDown"]["policies"]] == [1]
+
+
+def test_an_autoscaled_deployment_leaves_its_replicas_to_keda(dev, prod):
+    assert "replicas" not in find(documents(dev.stacks.inference.charts["vllm"]), "Deployment")["spec"]
+    assert find(documents(prod.stacks.inference.charts["vllm"]), "Deployment")["spec"]["replicas"] == 1
+    assert "autoscaling" not in prod.stacks.inference.charts
+
+
+def test_keda_is_installed_pinned_only_where_a_model_scales(dev, prod):
+    dev.template("cluster").has_resource_properties(
+        "Custom::AWSCDK-EKS-HelmChart",
+        {"Chart": "keda", "Repository": KEDA_REPOSITORY, "Version": KEDA_VERSION, "Namespace": "keda"},
+    )
+    assert not prod.template("cluster").find_resources(
+        "Custom::AWSCDK-EKS-HelmChart", {"Properties": {"Chart": "keda"}}
+    )
+
+
+def test_your_own_prometheus_is_read_with_mode_existing():
+    from charts.bundle import environment_charts
+
+    data = load("dev").model_dump(mode="json")
+    data["observability"].update(mode="existing", prometheus_url="http://prometheus.observability.svc:9090")
+    config = EnvironmentConfig.model_validate(data)
+    (scaled,) = documents(environment_charts(config)["autoscaling"])
+    assert {t["metadata"]["serverAddress"] for t in scaled["spec"]["triggers"]} == {
+        "http://prometheus.observability.svc:9090"
+    }
+
+
+def test_the_kv_cache_trigger_can_be_turned_off():
+    from charts.autoscaling import scaled_object_spec
+
+    config = _dev(autoscaling={"min_replicas": 1, "max_replicas": 3, "kv_cache_usage": None})
+    spec = scaled_object_spec(config.models[0], config.models[0].autoscaling, "http://p:9090")
+    assert [trigger["name"] for trigger in spec["triggers"]] == ["queue"]
+
+
+def test_the_ceiling_must_hold_the_peak_replicas_for_surge_first_rollouts():
+    roomy = _dev(max_size=3, autoscaling={"min_replicas": 1, "max_replicas": 2})
+    assert surge_first(roomy, roomy.models[0])
+    full = _dev(max_size=3, autoscaling={"min_replicas": 1, "max_replicas": 3})
+    assert not surge_first(full, full.models[0]), "at 3 replicas on 3 nodes a surge pod has nowhere to go"
+
+
+def test_the_quota_request_launches_the_minimum_replicas():
+    request = capacity_request(_dev(max_size=3, autoscaling={"min_replicas": 2, "max_replicas": 3}))
+    assert (request.gpu_desired_nodes, request.gpu_max_nodes) == (2, 3)
+
+
+def _depends_on(template: dict, logical_id: str) -> set[str]:
+    return set(template["Resources"][logical_id].get("DependsOn", []))
+
+
+def _logical_id(template: dict, prefix: str, kind: str = "Custom::AWSCDK-EKS-KubernetesResource") -> str:
+    (found,) = [k for k, r in template["Resources"].items() if k.startswith(prefix) and r["Type"] == kind]
+    return found
+
+
+def test_each_karpenter_object_is_its_own_resource_deleted_before_what_it_needs(variant):
+    """The kubectl handler prunes no custom kind: a NodePool left in a shared manifest would outlive its config."""
+    template = variant.template_json("cluster")
+    objects = {}
+    for logical_id, resource in template["Resources"].items():
+        if logical_id.startswith("KarpenterGpuNode") and resource["Type"] == "Custom::AWSCDK-EKS-KubernetesResource":
+            (doc,) = applied_documents({"Resources": {logical_id: resource}}, logical_id)
+            objects[(doc["kind"], doc["metadata"]["name"])] = logical_id
+    assert set(objects) == {("EC2NodeClass", "gpu"), ("NodePool", SPOT_POOL), ("NodePool", ON_DEMAND_POOL)}
+    node_class = objects[("EC2NodeClass", "gpu")]
+    controller = _logical_id(template, "KarpenterController", "Custom::AWSCDK-EKS-HelmChart")
+    access = _logical_id(template, "KarpenterNodeAccess", "AWS::EKS::AccessEntry")
+    assert {controller, access} <= _depends_on(template, node_class)
+    for pool in (objects[("NodePool", SPOT_POOL)], objects[("NodePool", ON_DEMAND_POOL)]):
+        assert node_class in _depends_on(template, pool), "a pool goes before the class its nodes boot from"
+
+
+def test_the_controller_repairs_gpu_nodes_and_plans_memory_as_the_fit_check_does(dev):
+    from planning.kubelet import KARPENTER_VM_MEMORY_OVERHEAD
+
+    (chart,) = (
+        dev.template("cluster")
+        .find_resources("Custom::AWSCDK-EKS-HelmChart", {"Properties": {"Chart": "karpenter"}})
+        .values()
+    )
+    values = "".join(p if isinstance(p, str) else "<ref>" for p in chart["Properties"]["Values"]["Fn::Join"][1])
+    settings = json.loads(values.replace("<ref>", "x"))["settings"]
+    assert settings["featureGates"] == {"nodeRepair": True}, "the managed node group's auto-repair, kept"
+    assert settings["vmMemoryOverheadPercent"] == KARPENTER_VM_MEMORY_OVERHEAD
+    controller = json.loads(values.replace("<ref>", "x"))["controller"]
+    assert {"name": "AWS_REGION", "value": dev.config.region} in controller["env"]
+
+
+def test_a_pod_that_fits_the_node_but_not_karpenters_estimate_is_refused_under_karpenter():
+    from planning.fit import pod_findings
+    from planning.kubelet import node_budget
+
+    g5 = dev_instance = load("dev").gpu_node_group.instance_specs[0]
+    between = (node_budget(g5, karpenter=True).free_mib + node_budget(g5).free_mib) // 2 // 1024
+    assert node_budget(g5, karpenter=True).free_mib < between * 1024 < node_budget(g5).free_mib, dev_instance.name
+    data = load("dev").model_dump(mode="json")
+    data["models"][0].update(memory_gib=between)
+    assert [f.kind.name for f in pod_findings(EnvironmentConfig.model_validate(data))] == ["POD_MEMORY"]
+    data["gpu_node_group"]["autoscaler"] = "none"
+    assert pod_findings(EnvironmentConfig.model_validate(data)) == []
+
+
+def test_nodes_never_expire_unless_asked():
+    assert load("dev").gpu_node_group.expire_after == "Never"
+    assert _dev(expire_after="720h").gpu_node_group.expire_after == "720h"

@@ -198,7 +198,7 @@ def test_vllm_rolls_out_surge_first_when_a_gpu_is_spare(synth_env):
 
 def test_vllm_rolls_out_stop_first_when_no_gpu_is_spare(synth_env):
     """One fixed GPU node and one replica: a surge pod could never schedule, so the update would hang."""
-    synthesized = synth_env("in-cluster")
+    synthesized = synth_env("node-group")
     deployment = find(documents(synthesized.stacks.inference.charts["vllm"]), "Deployment")
     assert deployment["spec"]["strategy"] == STOP_FIRST
     Annotations.from_stack(synthesized.stacks.inference).has_warning(
@@ -273,7 +273,7 @@ def _gpu_node_placement(synthesized):
     every Karpenter NodePool (which must agree)."""
     template = synthesized.template("cluster")
     if synthesized.config.gpu_node_group.karpenter:
-        pools = [doc["spec"]["template"] for doc in applied_documents(template.to_json(), "KarpenterGpuNodePools")
+        pools = [doc["spec"]["template"] for doc in applied_documents(template.to_json(), "KarpenterGpuNode")
                  if doc["kind"] == "NodePool"]  # fmt: skip
         placements = [
             ({**pool["spec"]["taints"][0], "operator": "Equal"}, pool["metadata"]["labels"]) for pool in pools
@@ -290,7 +290,7 @@ def _gpu_node_placement(synthesized):
     )
 
 
-@pytest.mark.parametrize("env_name", [*EXPOSURE_ENVIRONMENTS.values(), "in-cluster"])
+@pytest.mark.parametrize("env_name", [*EXPOSURE_ENVIRONMENTS.values(), "node-group"])
 def test_gpu_pods_tolerate_exactly_the_node_groups_taint_and_select_its_label(synth_env, env_name):
     synthesized = synth_env(env_name)
     node_toleration, node_labels = _gpu_node_placement(synthesized)
@@ -391,6 +391,9 @@ def test_dist_gets_one_numbered_yaml_per_chart_in_apply_order(dev, tmp_path):
         "02-dcgm-exporter.yaml",
         "03-vllm.yaml",
         "04-exposure.yaml",
+        "05-autoscaling.yaml",
+        "06-prometheus-prerequisites.yaml",
+        "07-monitoring.yaml",
     ]
     for path, chart in zip(written, dev.stacks.inference.charts.values(), strict=True):
         assert path.read_text() == chart.to_yaml()

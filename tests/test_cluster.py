@@ -77,8 +77,8 @@ def test_every_admin_principal_gets_a_cluster_admin_access_entry(variant, dev):
     )
 
 
-def test_managed_addons_are_pinned_and_network_policy_is_enforced(dev):
-    template = dev.template("cluster")
+def test_managed_addons_are_pinned_and_network_policy_is_enforced(prod):
+    template = prod.template("cluster")
     addons = {
         addon["Properties"]["AddonName"]: addon["Properties"]
         for addon in template.find_resources("AWS::EKS::Addon").values()
@@ -132,14 +132,14 @@ def test_gpu_node_group_matches_the_guide(synth_env, env_name):
 
 
 def test_gpu_node_group_taint_and_label_come_from_the_shared_definition(synth_env):
-    nodegroup = _gpu_nodegroup(synth_env("in-cluster").template("cluster"))
+    nodegroup = _gpu_nodegroup(synth_env("node-group").template("cluster"))
     assert nodegroup["Labels"] == GPU_NODE_LABELS
     (taint,) = nodegroup["Taints"]
     assert (taint["Key"], taint["Value"]) == (GPU_TAINT.key, GPU_TAINT.value)
 
 
 def test_gpu_scaling_matches_the_guide_with_a_fixed_node_group(synth_env):
-    scaling = _gpu_nodegroup(synth_env("in-cluster").template("cluster"))["ScalingConfig"]
+    scaling = _gpu_nodegroup(synth_env("node-group").template("cluster"))["ScalingConfig"]
     assert scaling == {"MinSize": 0, "DesiredSize": 1, "MaxSize": 3}
 
 
@@ -160,7 +160,7 @@ def test_gpu_launch_template_has_a_200_gib_gp3_root(synth_env, env_name):
     assert "ImageId" not in data and "KeyName" not in data and "InstanceType" not in data
 
 
-@pytest.mark.parametrize("env_name", ["dev", "in-cluster"])
+@pytest.mark.parametrize("env_name", ["dev", "node-group"])
 def test_every_node_group_requires_imdsv2_with_one_hop_and_an_encrypted_gp3_root(synth_env, env_name):
     """Hop limit 1: no pod behind the pod network can read the node role's credentials from IMDS."""
     synthesized = synth_env(env_name)

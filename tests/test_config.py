@@ -69,6 +69,14 @@ BAD_CONFIGS = {
         dev_with(gpu_node_group={"capacity_type": "spot", "on_demand_nodes": 4, "max_size": 3}),
         ["gpu_node_group", "on_demand_nodes (4) cannot exceed max_size (3)"],
     ),
+    "a tag Karpenter sets itself": (
+        dev_with(tags={"karpenter.sh/nodepool": "mine"}),
+        ["tags", "karpenter.sh/nodepool", "Karpenter and EKS set", "rename it"],
+    ),
+    "an expiry that is not a duration": (
+        dev_with(gpu_node_group={"expire_after": "30d"}),
+        ["gpu_node_group.expire_after", "Never"],
+    ),
     "an unknown autoscaler": (
         dev_with(gpu_node_group={"autoscaler": "cluster-autoscaler"}),
         ["gpu_node_group.autoscaler", "'none' or 'karpenter'"],

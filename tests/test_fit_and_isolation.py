@@ -18,6 +18,8 @@ from tests.conftest import ROOT, load, normalized, synthesize
 
 def dev_config(**model_changes) -> tuple[dict, EnvironmentConfig]:
     data = load("dev").model_dump(mode="json")
+    if "replicas" in model_changes:
+        data["models"][0]["autoscaling"] = None  # replicas as given, not KEDA's
     data["models"][0].update(model_changes)
     return data, EnvironmentConfig.model_validate(data)
 
@@ -172,7 +174,7 @@ def test_surge_first_counts_every_replica():
 def test_spare_gpus_count_every_gpu_of_a_multi_gpu_node():
     from planning.capacity import spare_gpus, surge_first
 
-    data, _ = dev_config()
+    data, _ = dev_config(replicas=1)
     data["gpu_node_group"]["autoscaler"] = "none"
     config = with_gpu_types(data, "g5.12xlarge")  # 4 GPUs, desired_size 1, one 1-GPU replica
     assert spare_gpus(config) == 3 and surge_first(config, config.models[0])

@@ -53,11 +53,12 @@ def test_the_dashboard_is_a_configmap_the_grafana_sidecar_loads(synth_env):
     assert json.loads(config_map["data"][FILE_NAME]) == grafana_dashboard()
 
 
-def test_no_operator_objects_unless_the_cluster_runs_the_operator(dev, prod):
-    assert (dev.config.observability.mode, prod.config.observability.mode) == ("none", "amp")
-    for synthesized in (dev, prod):
+def test_no_operator_objects_unless_the_cluster_runs_the_operator(synth_env, prod):
+    unmonitored = synth_env("node-group")
+    assert (unmonitored.config.observability.mode, prod.config.observability.mode) == ("none", "amp")
+    for synthesized in (unmonitored, prod):
         assert "monitoring" not in synthesized.stacks.inference.charts
-    assert dev.stacks.monitoring is None
+    assert unmonitored.stacks.monitoring is None
 
 
 def _resource(template, kind):
@@ -163,7 +164,7 @@ def test_in_cluster_installs_the_pinned_kube_prometheus_stack_that_selects_the_m
     from charts.prometheus_prerequisites import NAMESPACE, STORAGE_CLASS
     from config.versions import KUBE_PROMETHEUS_STACK_REPOSITORY, KUBE_PROMETHEUS_STACK_VERSION
 
-    synthesized = synth_env("in-cluster")
+    synthesized = synth_env("dev")
     template = synthesized.template_json("inference")
     ((release_id, release),) = _of_type(template, "Custom::AWSCDK-EKS-HelmChart").items()
     props = release["Properties"]
@@ -179,9 +180,9 @@ def test_in_cluster_installs_the_pinned_kube_prometheus_stack_that_selects_the_m
     assert spec["serviceMonitorSelector"] == spec["ruleSelector"] == {"matchLabels": labels}
     monitoring = _docs(synthesized, "monitoring")
     assert all(labels.items() <= doc["metadata"]["labels"].items() for doc in monitoring)
-    assert spec["retention"] == "10d"
+    assert spec["retention"] == synthesized.config.observability.in_cluster.retention == "7d"
     claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
-    assert claim["storageClassName"] == STORAGE_CLASS and claim["resources"]["requests"]["storage"] == "40Gi"
+    assert claim["storageClassName"] == STORAGE_CLASS and claim["resources"]["requests"]["storage"] == "20Gi"
     storage = find(_docs(synthesized, "prometheus-prerequisites"), "StorageClass")
     assert storage["metadata"]["name"] == claim["storageClassName"], "the claim names the class the chart creates"
     assert values["nodeExporter"]["enabled"] is False, "it would tolerate the GPU taint and take from the GPU budget"
@@ -196,7 +197,7 @@ def test_in_cluster_installs_the_pinned_kube_prometheus_stack_that_selects_the_m
 
 
 def test_in_cluster_prometheus_gets_a_scrapable_namespace_and_an_encrypted_gp3_class(synth_env):
-    docs = _docs(synth_env("in-cluster"), "prometheus-prerequisites")
+    docs = _docs(synth_env("dev"), "prometheus-prerequisites")
     namespace = find(docs, "Namespace")
     assert namespace["metadata"]["labels"]["vllm-on-eks/metrics-scraper"] == "true"
     storage = find(docs, "StorageClass")
@@ -204,7 +205,7 @@ def test_in_cluster_prometheus_gets_a_scrapable_namespace_and_an_encrypted_gp3_c
     assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
 
 
-def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_gpu_nodes(synth_env, dev):
+def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_gpu_nodes(synth_env, prod):
     from config.addons import ADDON_CONFIGURATION
     from config.versions import EBS_CSI_ADDON_VERSION
 
@@ -214,8 +215,8 @@ def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_
             for r in _of_type(synthesized.template_json("cluster"), "AWS::EKS::Addon").values()
         }
 
-    assert "aws-ebs-csi-driver" not in addons(dev)
-    in_cluster = synth_env("in-cluster")
+    assert "aws-ebs-csi-driver" not in addons(prod)
+    in_cluster = synth_env("dev")
     driver = addons(in_cluster)["aws-ebs-csi-driver"]
     assert driver["AddonVersion"] == EBS_CSI_ADDON_VERSION
     assert json.loads(driver["ConfigurationValues"]) == ADDON_CONFIGURATION["aws-ebs-csi-driver"]
@@ -248,7 +249,7 @@ def test_the_ebs_driver_comes_only_with_in_cluster_prometheus_and_stays_off_the_
         if "addon_versions" in r["Properties"]
     ]
     assert guard["Properties"]["addon_versions"]["aws-ebs-csi-driver"] == EBS_CSI_ADDON_VERSION, "checked before deploy"
-    for synthesized in (dev, in_cluster):
+    for synthesized in (prod, in_cluster):
         (checked,) = [
             r["Properties"]
             for r in _of_type(synthesized.template_json("cluster"), "AWS::CloudFormation::CustomResource").values()
@@ -274,6 +275,7 @@ def test_amp_admits_the_scraper_even_without_a_load_balancer():
 
     data = load("dev").model_dump(mode="json")
     data["observability"]["mode"] = "amp"
+    data["models"][0]["autoscaling"] = None  # KEDA does not read AMP yet
     config = EnvironmentConfig.model_validate(data)
     assert not config.exposure.load_balanced and config.exposure.api_key
     policy = find(documents(environment_charts(config)["exposure"]), "NetworkPolicy")

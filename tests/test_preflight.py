@@ -14,11 +14,11 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from rich.console import Console
 
-from config.addons import ADDON_CONFIGURATION
+from config.addons import ADDON_CONFIGURATION, environment_addons
 from config.versions import ADDON_VERSIONS
 from functions.guards.secrets import PLACEHOLDER
 from scripts import preflight
-from tests.conftest import ROOT, without_aws_credentials
+from tests.conftest import ROOT, load, without_aws_credentials
 
 G_ON_DEMAND, STANDARD = "L-DB2E81BA", "L-1216C47A"
 
@@ -61,8 +61,9 @@ class FakeAccount:
                 "describe_cluster_versions", {"clusterVersions": versions}, {"clusterVersions": ["1.36"]}
             )
         if versions:  # the add-on builds are only checked once the Kubernetes version is available
-            offered = addons if addons is not None else {name: [version] for name, version in ADDON_VERSIONS.items()}
-            for name, version in ADDON_VERSIONS.items():
+            installed = environment_addons(load("dev"))  # every test environment is dev or a copy of it
+            offered = addons if addons is not None else {name: [version] for name, version in installed.items()}
+            for name, version in installed.items():
                 builds = [{"addonVersion": build} for build in offered.get(name, [])]
                 self.eks_stub.add_response(
                     "describe_addon_versions",
@@ -228,7 +229,7 @@ def test_kubernetes_version_missing_in_the_region_fails(aws):
 
 
 def test_a_pinned_add_on_build_the_region_does_not_offer_fails(aws):
-    offered = {name: [version] for name, version in ADDON_VERSIONS.items()}
+    offered = {name: [version] for name, version in environment_addons(load("dev")).items()}
     offered["coredns"] = ["v1.99.0-eksbuild.1"]
     account = FakeAccount(quotas={G_ON_DEMAND: 64, STANDARD: 1152}, versions=SUPPORTED, addons=offered)
     code, out = run(account, "--env", "dev")

@@ -1,0 +1,50 @@
+"""KEDA, installed by Helm on the system nodes: it turns a model's ScaledObject into an HPA fed by Prometheus.
+
+It needs no AWS access: it reads the in-cluster Prometheus (or yours) over HTTP.
+"""
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_eks_v2 as eks
+from constructs import Construct
+
+from config.versions import KEDA_REPOSITORY, KEDA_VERSION
+
+NAMESPACE = "keda"
+
+
+def _resources(cpu: str, memory: str, memory_limit: str) -> dict[str, Any]:
+    return {"requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory_limit}}
+
+
+def chart_values() -> dict[str, Any]:
+    """Small requests for the operator, the metrics API server and the admission webhooks (a handful of
+    ScaledObjects); no toleration, so nothing lands on a GPU node."""
+    return {
+        "resources": {
+            "operator": _resources("100m", "128Mi", "512Mi"),
+            "metricServer": _resources("100m", "128Mi", "512Mi"),
+            "webhooks": _resources("50m", "64Mi", "256Mi"),
+        },
+    }
+
+
+class Keda(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster) -> None:
+        super().__init__(scope, construct_id)
+        self.release = eks.HelmChart(
+            self,
+            "Release",
+            cluster=cluster,
+            chart="keda",
+            repository=KEDA_REPOSITORY,
+            version=KEDA_VERSION,
+            release="keda",
+            namespace=NAMESPACE,
+            create_namespace=True,
+            values=chart_values(),
+            wait=True,
+            atomic=True,
+            timeout=Duration.minutes(10),
+        )
