@@ -46,6 +46,11 @@ def nodes_for_replicas(config: EnvironmentConfig) -> int:
     return -(-sum(m.initial_replicas * m.gpus for m in config.models) // gpus_per_node(config))
 
 
+def nodes_at_peak(config: EnvironmentConfig) -> int:
+    """GPU nodes the replicas occupy when every model runs its most replicas."""
+    return -(-sum(m.peak_replicas * m.gpus for m in config.models) // gpus_per_node(config))
+
+
 def spare_gpus(config: EnvironmentConfig) -> int:
     """GPUs left at the fleet's ceiling once every replica, at its peak, has its own."""
     return gpu_node_ceiling(config) * gpus_per_node(config) - sum(m.peak_replicas * m.gpus for m in config.models)

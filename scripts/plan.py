@@ -25,8 +25,9 @@ from rich.table import Table
 
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
+from planning.capacity import gpu_node_ceiling, nodes_at_peak, nodes_for_replicas
 from planning.fit import deployability, refusal
-from planning.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment
+from planning.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment, planned_instance
 
 
 def sizing_numbers(sizing: Sizing) -> dict[str, Any]:
@@ -58,6 +59,8 @@ def plan_document(config: EnvironmentConfig, plans: list[ModelPlan]) -> dict[str
             "name": model.name,
             "model_id": model.model_id,
             "replicas": model.replicas,
+            "replicas_min": model.initial_replicas,
+            "replicas_max": model.peak_replicas,
             "max_model_len": model.max_model_len,
             "gpu_memory_utilization": model.gpu_memory_utilization,
             "tensor_parallel_size": model.tensor_parallel_size,
@@ -74,7 +77,12 @@ def plan_document(config: EnvironmentConfig, plans: list[ModelPlan]) -> dict[str
                 "kv_bytes_per_token_bf16": arch.kv_bytes_per_token(2),
                 "kv_bytes_per_token_fp8": arch.kv_bytes_per_token(1),
                 **sizing_numbers(sizing),
-                "replicas_usd_per_month_on_demand": round(sizing.usd_per_hour * HOURS_PER_MONTH * model.replicas, 2),
+                "replicas_usd_per_month_on_demand": round(
+                    sizing.usd_per_hour * HOURS_PER_MONTH * model.initial_replicas, 2
+                ),
+                "replicas_usd_per_month_on_demand_max": round(
+                    sizing.usd_per_hour * HOURS_PER_MONTH * model.peak_replicas, 2
+                ),
                 "what_ifs": {name: sizing_numbers(variant) for name, variant in model_plan.what_ifs.items()},
             }
         models.append(entry)
@@ -86,6 +94,22 @@ def plan_document(config: EnvironmentConfig, plans: list[ModelPlan]) -> dict[str
             "prices": "Linux on-demand, us-east-1, from planning/data/gpu_instances.yaml",
         },
         "models": models,
+        "fleet": fleet(config),
+    }
+
+
+def fleet(config: EnvironmentConfig) -> dict[str, Any]:
+    """GPU nodes and their monthly price with every model at its fewest and at its most replicas."""
+    instance = planned_instance(config)
+    low, high = nodes_for_replicas(config), nodes_at_peak(config)
+    return {
+        "autoscaler": config.gpu_node_group.autoscaler,
+        "instance": instance.name,
+        "gpu_nodes_min": low,
+        "gpu_nodes_max": high,
+        "gpu_node_ceiling": gpu_node_ceiling(config),
+        "usd_per_month_on_demand_min": round(low * instance.usd_per_hour * HOURS_PER_MONTH, 2),
+        "usd_per_month_on_demand_max": round(high * instance.usd_per_hour * HOURS_PER_MONTH, 2),
     }
 
 
@@ -147,6 +171,7 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
             console.print(f"[red]does not fit:[/red] {escape(problem)}")
         for warning in model_plan.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    print_fleet(config, plans, console)
     assumptions = Table(title="Assumptions (plan: in the environment file)")
     assumptions.add_column("assumption")
     assumptions.add_column("value", justify="right")
@@ -155,6 +180,38 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
     assumptions.add_row("hours per month", str(HOURS_PER_MONTH))
     assumptions.add_row("prices", "on-demand us-east-1, planning/data/gpu_instances.yaml")
     console.print(assumptions)
+
+
+def print_fleet(config: EnvironmentConfig, plans: list[ModelPlan], console: Console) -> None:
+    numbers = fleet(config)
+    table = Table(title=f"GPU fleet between the fewest and the most replicas (autoscaler: {numbers['autoscaler']})")
+    for column in ("", "fewest replicas", "most replicas", "how"):
+        table.add_column(column, justify="left" if column in ("", "how") else "right")
+    for model_plan in plans:
+        model, sizing = model_plan.model, model_plan.sizing
+        low, high = model.initial_replicas, model.peak_replicas
+        how = "KEDA on the queue" if model.autoscaling else "replicas (fixed)"
+        table.add_row(f"{model.name} replicas", str(low), str(high), how)
+        if sizing:
+            table.add_row(
+                f"{model.name} throughput",
+                f"{low * sizing.estimated_throughput:,.0f} tok/s",
+                f"{high * sizing.estimated_throughput:,.0f} tok/s",
+                "replicas x the estimate above",
+            )
+    table.add_row(
+        f"GPU nodes ({numbers['instance']})",
+        str(numbers["gpu_nodes_min"]),
+        str(numbers["gpu_nodes_max"]),
+        f"replicas x GPUs / GPUs per node, rounded up; ceiling {numbers['gpu_node_ceiling']}",
+    )
+    table.add_row(
+        "GPU nodes, per month",
+        f"${numbers['usd_per_month_on_demand_min']:,.0f}",
+        f"${numbers['usd_per_month_on_demand_max']:,.0f}",
+        f"on-demand x {HOURS_PER_MONTH} h; a month always at the most is the upper bound",
+    )
+    console.print(table)
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:

@@ -3,6 +3,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -153,3 +154,28 @@ def test_cost_per_million_tokens_follows_its_formula():
     by_hand = 1.212 * 1 / (sizing.estimated_throughput * 3600 * 0.5) * 1e6
     assert sizing.usd_per_million_output_tokens == pytest.approx(by_hand, rel=1e-9)
     assert 0.5 < sizing.usd_per_million_output_tokens < 2.0
+
+
+def _fleet(env_name: str, capsys) -> dict:
+    assert plan_script.main(["--env", env_name, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)["fleet"]
+
+
+def test_the_plan_prices_the_fleet_at_the_fewest_and_the_most_replicas(capsys):
+    from planning.catalog import gpu_instances
+
+    hourly = gpu_instances()["g5.2xlarge"].usd_per_hour
+    dev_fleet = _fleet("dev", capsys)  # one model, KEDA between 1 and 2 replicas of one GPU
+    assert (dev_fleet["gpu_nodes_min"], dev_fleet["gpu_nodes_max"], dev_fleet["gpu_node_ceiling"]) == (1, 2, 3)
+    assert dev_fleet["usd_per_month_on_demand_min"] == round(1 * hourly * 730, 2)
+    assert dev_fleet["usd_per_month_on_demand_max"] == round(2 * hourly * 730, 2)
+    prod_fleet = _fleet("prod", capsys)  # fixed replicas: no range
+    assert prod_fleet["gpu_nodes_min"] == prod_fleet["gpu_nodes_max"] == 1
+
+
+def test_the_plan_table_shows_the_range(capsys):
+    buffer = io.StringIO()
+    assert plan_script.main(["--env", "dev"], console=Console(file=buffer, width=220)) == 0
+    text = buffer.getvalue()
+    assert "GPU fleet between the fewest and the most replicas (autoscaler: karpenter)" in text
+    assert re.search(r"GPU nodes \(g5\.2xlarge\)\s*│\s*1\s*│\s*2\s*│", text)
