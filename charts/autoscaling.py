@@ -14,6 +14,7 @@ from config.model import ModelConfig, ReplicaAutoscalingConfig
 from config.versions import KEDA_VERSION
 from observability.rules import VLLM_JOB
 
+AWS_AUTHENTICATION = "keda-aws"  # TriggerAuthentication: KEDA signs AMP queries with its operator's role
 POLLING_SECONDS = 15  # KEDA's default: how often the queue is read
 SCALE_DOWN_STEP_SECONDS = 300  # at most one replica removed per five minutes, after the quiet spell
 
@@ -32,8 +33,23 @@ def kv_cache_query(model: ModelConfig) -> str:
 
 
 class ScaledObjectsChart(StandaloneChart):
-    def __init__(self, *, models: list[ModelConfig], prometheus_url: str) -> None:
+    """`aws_region` set: the Prometheus is AMP, queried with SigV4 in that region through KEDA's AWS identity."""
+
+    def __init__(self, *, models: list[ModelConfig], prometheus_url: str, aws_region: str | None = None) -> None:
         super().__init__("autoscaling")
+        if aws_region:
+            api_object(
+                self,
+                "AwsAuthentication",
+                api_version="keda.sh/v1alpha1",
+                kind="TriggerAuthentication",
+                metadata={
+                    "name": AWS_AUTHENTICATION,
+                    "namespace": NAMESPACE,
+                    "labels": recommended_labels(APP, AWS_AUTHENTICATION, component="autoscaler", version=KEDA_VERSION),
+                },
+                spec={"podIdentity": {"provider": "aws", "identityOwner": "keda"}},
+            )
         for model in models:
             if model.autoscaling:
                 api_object(
@@ -48,11 +64,13 @@ class ScaledObjectsChart(StandaloneChart):
                             APP, deployment_name(model), component="autoscaler", version=KEDA_VERSION
                         ),
                     },
-                    spec=scaled_object_spec(model, model.autoscaling, prometheus_url),
+                    spec=scaled_object_spec(model, model.autoscaling, prometheus_url, aws_region),
                 )
 
 
-def scaled_object_spec(model: ModelConfig, scaling: ReplicaAutoscalingConfig, prometheus_url: str) -> dict[str, Any]:
+def scaled_object_spec(
+    model: ModelConfig, scaling: ReplicaAutoscalingConfig, prometheus_url: str, aws_region: str | None = None
+) -> dict[str, Any]:
     triggers: list[dict[str, Any]] = [
         {
             # AverageValue: replicas = ceil(queued requests / waiting_per_replica).
@@ -82,6 +100,10 @@ def scaled_object_spec(model: ModelConfig, scaling: ReplicaAutoscalingConfig, pr
                 },
             }
         )
+    if aws_region:
+        for trigger in triggers:
+            trigger["metadata"]["awsRegion"] = aws_region
+            trigger["authenticationRef"] = {"name": AWS_AUTHENTICATION}
     return {
         "scaleTargetRef": {"name": deployment_name(model)},
         "minReplicaCount": scaling.min_replicas,

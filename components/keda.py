@@ -1,6 +1,8 @@
 """KEDA, installed by Helm on the system nodes: it turns a model's ScaledObject into an HPA fed by Prometheus.
 
-It needs no AWS access: it reads the in-cluster Prometheus (or yours) over HTTP.
+With the in-cluster Prometheus (or yours) it needs no AWS access. With AMP, its operator signs its queries
+(SigV4) with its own Pod Identity role, created here before the release so its pods start with the
+credentials; the monitoring stack grants that role the workspace it may query.
 """
 
 from typing import Any
@@ -9,9 +11,11 @@ from aws_cdk import Duration
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
+from components.workload_access import PodIdentity
 from config.versions import KEDA_REPOSITORY, KEDA_VERSION
 
 NAMESPACE = "keda"
+OPERATOR_SERVICE_ACCOUNT = "keda-operator"  # the chart's default (serviceAccount.operator.name)
 
 
 def _resources(cpu: str, memory: str, memory_limit: str) -> dict[str, Any]:
@@ -31,8 +35,15 @@ def chart_values() -> dict[str, Any]:
 
 
 class Keda(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, aws_identity: bool) -> None:
         super().__init__(scope, construct_id)
+        self.identity = (
+            PodIdentity(
+                self, "OperatorIdentity", cluster=cluster, namespace=NAMESPACE, service_account=OPERATOR_SERVICE_ACCOUNT
+            )
+            if aws_identity
+            else None
+        )
         self.release = eks.HelmChart(
             self,
             "Release",
@@ -48,3 +59,5 @@ class Keda(Construct):
             atomic=True,
             timeout=Duration.minutes(10),
         )
+        if self.identity:
+            self.release.node.add_dependency(self.identity)

@@ -383,7 +383,8 @@ class ModelConfig(Strict):
     )
     autoscaling: ReplicaAutoscalingConfig | None = Field(
         default=None,
-        description="Scale replicas with KEDA on the queue; needs observability.mode in-cluster or existing. "
+        description="Scale replicas with KEDA on the queue; needs observability.mode in-cluster, amp, or existing "
+        "with prometheus_url. "
         "Empty: `replicas` pods, always.",
     )
     max_model_len: int = Field(
@@ -798,14 +799,12 @@ class EnvironmentConfig(Strict):
     def _autoscaling_reads_a_prometheus(self) -> Self:
         scaled = [model.name for model in self.models if model.autoscaling]
         mode = self.observability.mode
-        if not scaled or mode == "in-cluster" or (mode == "existing" and self.observability.prometheus_url):
+        if not scaled or mode in ("in-cluster", "amp") or (mode == "existing" and self.observability.prometheus_url):
             return self
         fixes = {
             "none": "set observability.mode: in-cluster (the app installs Prometheus) or existing with "
             "observability.prometheus_url",
             "existing": "set observability.prometheus_url to your Prometheus's in-cluster query URL",
-            "amp": "AMP as KEDA's source (SigV4) is not built yet: use observability.mode in-cluster, or remove "
-            "autoscaling",
         }
         raise ValueError(
             f"models {scaled} scale on their queue, which KEDA reads from Prometheus, but observability.mode is {mode}: "

@@ -101,9 +101,13 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
             scrape_config=scrape_config_yaml(),
             rules=prometheus_rules(config),
             settings=config.observability.amp,
+            autoscaled=[model for model in config.models if model.autoscaling],
+            keda_role=cluster.keda.identity.role if cluster.keda and cluster.keda.identity else None,
             env=env,
             description=f"vLLM on EKS ({config.name}): Amazon Managed Service for Prometheus, scraper, alerts",
         )
+    if monitoring and cluster.keda:
+        monitoring.add_stack_dependency(inference, "its ScaledObjects scale the model servers' Deployments")
     if registry:
         inference.add_stack_dependency(registry, "the vLLM image is pulled through the registry's cache")
     for warning in warnings:

@@ -65,9 +65,10 @@ class ClusterStack(Stack):
             self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
             # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
             self.gpu_nodes.node.add_dependency(addons)
+        self.keda: Keda | None = None
         if any(model.autoscaling for model in config.models):
-            keda = Keda(self, "Keda", cluster=self.cluster)
-            keda.node.add_dependency(self.system_nodes, addons)
+            self.keda = Keda(self, "Keda", cluster=self.cluster, aws_identity=config.observability.managed_prometheus)
+            self.keda.node.add_dependency(self.system_nodes, addons)
         for repository in mirror_repositories:
             # The first pull of a tag makes ECR fetch it from upstream on the puller's behalf.
             repository.grant(self.gpu_nodes.role, "ecr:BatchImportUpstreamImage")

@@ -351,20 +351,84 @@ def test_scaling_up_is_one_step_and_down_is_slow(dev):
     assert [policy["value"] for policy in behavior["scaleDown"]["policies"]] == [1]
 
 
-def test_an_autoscaled_deployment_leaves_its_replicas_to_keda(dev, prod):
+def test_an_autoscaled_deployment_leaves_its_replicas_to_keda(dev, synth_env):
     assert "replicas" not in find(documents(dev.stacks.inference.charts["vllm"]), "Deployment")["spec"]
-    assert find(documents(prod.stacks.inference.charts["vllm"]), "Deployment")["spec"]["replicas"] == 1
-    assert "autoscaling" not in prod.stacks.inference.charts
+    fixed = synth_env("node-group")
+    assert find(documents(fixed.stacks.inference.charts["vllm"]), "Deployment")["spec"]["replicas"] == 1
+    assert "autoscaling" not in fixed.stacks.inference.charts
 
 
-def test_keda_is_installed_pinned_only_where_a_model_scales(dev, prod):
+def test_keda_is_installed_pinned_only_where_a_model_scales(dev, synth_env):
     dev.template("cluster").has_resource_properties(
         "Custom::AWSCDK-EKS-HelmChart",
         {"Chart": "keda", "Repository": KEDA_REPOSITORY, "Version": KEDA_VERSION, "Namespace": "keda"},
     )
-    assert not prod.template("cluster").find_resources(
-        "Custom::AWSCDK-EKS-HelmChart", {"Properties": {"Chart": "keda"}}
+    fixed = synth_env("node-group").template("cluster")
+    assert not fixed.find_resources("Custom::AWSCDK-EKS-HelmChart", {"Properties": {"Chart": "keda"}})
+    assert not dev.template("cluster").find_resources(
+        "AWS::EKS::PodIdentityAssociation", {"Properties": {"Namespace": "keda"}}
+    ), "no AWS identity for KEDA unless it queries AMP"
+
+
+def test_with_amp_keda_signs_its_queries_with_its_own_role_limited_to_the_workspace(prod):
+    from stacks.monitoring_stack import QUERY_ACTIONS
+
+    cluster = prod.template_json("cluster")
+    (association,) = [
+        (k, r) for k, r in cluster["Resources"].items()
+        if r["Type"] == "AWS::EKS::PodIdentityAssociation" and r["Properties"]["Namespace"] == "keda"
+    ]  # fmt: skip
+    assert association[1]["Properties"]["ServiceAccount"] == "keda-operator"
+    (release,) = [k for k, r in cluster["Resources"].items() if r.get("Properties", {}).get("Chart") == "keda"]
+    assert association[0] in cluster["Resources"][release]["DependsOn"], "KEDA's pods start with their credentials"
+    monitoring = prod.template("monitoring")
+    monitoring.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": sorted(QUERY_ACTIONS),
+                        "Effect": "Allow",
+                        "Resource": {"Fn::GetAtt": [Match.string_like_regexp("ManagedPrometheusWorkspace"), "Arn"]},
+                    }
+                ]
+            },
+            "Roles": [{"Fn::GetStackOutput": Match.object_like({"StackName": "vllm-prod-cluster"})}],
+        },
     )
+
+
+def test_with_amp_the_monitoring_stack_applies_the_scaled_objects_against_its_workspace(prod):
+    template = prod.template_json("monitoring")
+    docs = applied_documents(template, "ScaledObjects")
+    auth = next(doc for doc in docs if doc["kind"] == "TriggerAuthentication")
+    assert auth["spec"]["podIdentity"] == {"provider": "aws", "identityOwner": "keda"}
+    (scaled,) = [doc for doc in docs if doc["kind"] == "ScaledObject"]
+    for trigger in scaled["spec"]["triggers"]:
+        assert trigger["authenticationRef"] == {"name": auth["metadata"]["name"]}
+        assert trigger["metadata"]["awsRegion"] == prod.config.region
+        assert trigger["metadata"]["serverAddress"] == "https://aps-workspaces.us-east-1.<ref>/workspaces/<ref>"
+    (manifest,) = [r for k, r in template["Resources"].items() if k.startswith("ScaledObjects")]
+    references = [p for p in manifest["Properties"]["Manifest"]["Fn::Join"][1] if not isinstance(p, str)]
+    workspace_ids = {ref["Fn::GetAtt"][0] for ref in references if "Fn::GetAtt" in ref}
+    assert [template["Resources"][k]["Type"] for k in workspace_ids] == ["AWS::APS::Workspace"]
+    assert "autoscaling" not in prod.stacks.inference.charts, "the workspace id exists only in the monitoring stack"
+    assert "replicas" not in find(documents(prod.stacks.inference.charts["vllm"]), "Deployment")["spec"]
+
+
+def test_with_amp_the_scaled_objects_validate_and_deploy_after_the_model_servers(prod):
+    from charts.autoscaling import ScaledObjectsChart
+
+    chart = ScaledObjectsChart(
+        models=prod.config.models,
+        prometheus_url="https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-0123",
+        aws_region="us-east-1",
+    )
+    docs = documents(chart)
+    assert validate_custom_resources(docs) == [None] * len(docs)
+    manifest = json.loads((prod.outdir / "manifest.json").read_text())
+    assert "vllm-prod-inference" in manifest["artifacts"]["vllm-prod-monitoring"]["dependencies"]
 
 
 def test_your_own_prometheus_is_read_with_mode_existing():

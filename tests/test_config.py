@@ -77,6 +77,26 @@ BAD_CONFIGS = {
         dev_with(gpu_node_group={"expire_after": "30d"}),
         ["gpu_node_group.expire_after", "Never"],
     ),
+    "queue scaling with no Prometheus": (
+        dev_with(observability={"mode": "none"}),
+        ["models ['llama3-8b'] scale on their queue", "observability.mode is none", "in-cluster"],
+    ),
+    "queue scaling from an existing Prometheus with no URL": (
+        dev_with(observability={"mode": "existing"}),
+        ["observability.mode is existing", "observability.prometheus_url"],
+    ),
+    "scale to zero": (
+        dev_with(models=[{**DEV["models"][0], "autoscaling": {"min_replicas": 0, "max_replicas": 2}}]),
+        ["models.0.autoscaling", "min_replicas: 0", "not supported yet", "min_replicas: 1"],
+    ),
+    "fewest replicas above the most": (
+        dev_with(models=[{**DEV["models"][0], "autoscaling": {"min_replicas": 3, "max_replicas": 2}}]),
+        ["models.0.autoscaling", "min_replicas (3) is above max_replicas (2)"],
+    ),
+    "fixed replicas beside autoscaling": (
+        dev_with(models=[{**DEV["models"][0], "replicas": 2}]),
+        ["models.0", "replicas (2) is set but autoscaling decides", "remove replicas"],
+    ),
     "an unknown autoscaler": (
         dev_with(gpu_node_group={"autoscaler": "cluster-autoscaler"}),
         ["gpu_node_group.autoscaler", "'none' or 'karpenter'"],

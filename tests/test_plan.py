@@ -17,7 +17,7 @@ from config.model import ModelConfig, PlanConfig
 from planning.catalog import gpu_instances, model_architectures
 from planning.sizing import plan_environment, plan_model
 from scripts import plan as plan_script
-from tests.conftest import ENVIRONMENTS, ROOT, load, synthesize
+from tests.conftest import ENVIRONMENTS, FIXTURE_CONFIGS, ROOT, load, synthesize
 
 LLAMA3_8B = "meta-llama/Meta-Llama-3-8B-Instruct"
 LLAMA31_8B = "meta-llama/Llama-3.1-8B-Instruct"
@@ -156,8 +156,8 @@ def test_cost_per_million_tokens_follows_its_formula():
     assert 0.5 < sizing.usd_per_million_output_tokens < 2.0
 
 
-def _fleet(env_name: str, capsys) -> dict:
-    assert plan_script.main(["--env", env_name, "--json"]) == 0
+def _fleet(env_name: str, capsys, *extra: str) -> dict:
+    assert plan_script.main(["--env", env_name, "--json", *extra]) == 0
     return json.loads(capsys.readouterr().out)["fleet"]
 
 
@@ -169,8 +169,8 @@ def test_the_plan_prices_the_fleet_at_the_fewest_and_the_most_replicas(capsys):
     assert (dev_fleet["gpu_nodes_min"], dev_fleet["gpu_nodes_max"], dev_fleet["gpu_node_ceiling"]) == (1, 2, 3)
     assert dev_fleet["usd_per_month_on_demand_min"] == round(1 * hourly * 730, 2)
     assert dev_fleet["usd_per_month_on_demand_max"] == round(2 * hourly * 730, 2)
-    prod_fleet = _fleet("prod", capsys)  # fixed replicas: no range
-    assert prod_fleet["gpu_nodes_min"] == prod_fleet["gpu_nodes_max"] == 1
+    fixed_fleet = _fleet("node-group", capsys, "--config-dir", str(FIXTURE_CONFIGS))  # fixed replicas: no range
+    assert fixed_fleet["gpu_nodes_min"] == fixed_fleet["gpu_nodes_max"] == 1
 
 
 def test_the_plan_table_shows_the_range(capsys):
