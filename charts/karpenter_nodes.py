@@ -79,6 +79,7 @@ def node_class_spec(gpu_nodes: GpuNodeGroupConfig, targets: NodeClassTargets, ta
                 "ebs": {
                     "volumeSize": f"{gpu_nodes.disk_size_gib}Gi",
                     "volumeType": "gp3",
+                    **gpu_nodes.raised_disk_performance,
                     "encrypted": True,
                     "deleteOnTermination": True,
                 },

@@ -23,7 +23,7 @@ from config.images import Image
 from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
 from config.secrets import API_KEY_FILE, HF_TOKEN_FILE
-from config.vllm import VLLM_IMAGE
+from config.vllm import STARTUP_PROBE_FAILURES, STARTUP_PROBE_PERIOD_SECONDS, VLLM_IMAGE
 
 NAMESPACE = "vllm"
 SERVICE_ACCOUNT = "vllm"
@@ -31,6 +31,12 @@ HTTP_PORT = 8000
 SERVICE_PORT = 80
 HF_CACHE = "/root/.cache/huggingface"  # HF_HOME of the vllm-openai image, which runs as root
 NODE_MODEL_CACHE = "/var/lib/vllm-cache"  # on the node's 200 GiB root volume: restarts skip the download
+# vLLM's own cache (torch.compile artefacts), kept on the node so a restart loads the compiled graphs (~9 s)
+# instead of compiling again (~67 s; planning/cold_start.py). vLLM names each entry by a hash of the model, its
+# arguments and its own forward code (docs/design/torch_compile.md); the node directory is also per vLLM release,
+# so an upgrade never even looks at an older release's artefacts.
+VLLM_CACHE = "/root/.cache/vllm"
+NODE_COMPILE_CACHE = "/var/lib/vllm-compile-cache"
 SECRETS_MOUNT = "/mnt/secrets"
 # The server is started explicitly rather than through the image's entrypoint, whose form has
 # changed between vLLM releases; the model is `vllm serve`'s positional argument.
@@ -169,15 +175,20 @@ class VllmChart(StandaloneChart):
         model = server.model
         gpus = str(model.gpus)
         memory = f"{model.memory_gib}Gi"
-        env = [{"name": "HF_HOME", "value": HF_CACHE}]
+        env = [{"name": "HF_HOME", "value": HF_CACHE}, {"name": "VLLM_CACHE_ROOT", "value": VLLM_CACHE}]
         mounts: list[dict[str, Any]] = [
             {"name": "shm", "mountPath": "/dev/shm"},
             {"name": "model-cache", "mountPath": HF_CACHE},
+            {"name": "compile-cache", "mountPath": VLLM_CACHE},
         ]
         volumes: list[dict[str, Any]] = [
             # PyTorch and vLLM workers share tensors through /dev/shm; the 64 MiB default crashes them.
             {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{model.shm_size_gib}Gi"}},
             {"name": "model-cache", "hostPath": {"path": NODE_MODEL_CACHE, "type": "DirectoryOrCreate"}},
+            {
+                "name": "compile-cache",
+                "hostPath": {"path": f"{NODE_COMPILE_CACHE}/{image.tag}", "type": "DirectoryOrCreate"},
+            },
         ]
         if model.gated:
             # huggingface_hub reads the token from this file; the value never enters the pod spec.
@@ -233,8 +244,9 @@ class VllmChart(StandaloneChart):
                                     "requests": {GPU_RESOURCE: gpus, "cpu": f"{model.cpu:g}", "memory": memory},
                                     "limits": {GPU_RESOURCE: gpus, "memory": memory},
                                 },
-                                # Up to 15 minutes to pull, download and load weights before liveness judges.
-                                "startupProbe": _probe(period=10, failures=90),
+                                "startupProbe": _probe(
+                                    period=STARTUP_PROBE_PERIOD_SECONDS, failures=STARTUP_PROBE_FAILURES
+                                ),
                                 "livenessProbe": _probe(period=15, failures=3),
                                 "readinessProbe": _probe(period=10, failures=3),
                                 "lifecycle": {"preStop": {"sleep": {"seconds": PRE_STOP_SLEEP_SECONDS}}},

@@ -61,6 +61,7 @@ class _HardenedNodeGroup(Construct):
         sizes: NodeGroupSize,
         disk_size_gib: int,
         capacity_type: eks.CapacityType,
+        disk_performance: dict[str, int] | None = None,
         labels: dict[str, str] | None = None,
         taints: list[eks.TaintSpec] | None = None,
     ) -> None:
@@ -75,7 +76,10 @@ class _HardenedNodeGroup(Construct):
                 ec2.BlockDevice(
                     device_name=ROOT_DEVICE,
                     volume=ec2.BlockDeviceVolume.ebs(
-                        disk_size_gib, volume_type=ec2.EbsDeviceVolumeType.GP3, encrypted=True
+                        disk_size_gib,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        encrypted=True,
+                        **(disk_performance or {}),
                     ),
                 )
             ],
@@ -134,6 +138,7 @@ class GpuNodeGroup(_HardenedNodeGroup):
             instance_types=config.instance_types,
             sizes=config,
             disk_size_gib=config.disk_size_gib,
+            disk_performance=config.raised_disk_performance,
             capacity_type=CAPACITY_TYPES[config.capacity_type],
             labels=dict(GPU_NODE_LABELS),
             taints=[eks.TaintSpec(effect=TAINT_EFFECTS[GPU_TAINT.effect], key=GPU_TAINT.key, value=GPU_TAINT.value)],

@@ -35,6 +35,9 @@ KARPENTER_TAG_PREFIXES = ("kubernetes.io/cluster/", "karpenter.sh/", "karpenter.
 PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod a VPC IP
 PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
 MIN_AZS = 2  # EKS requires subnets in at least two AZs
+GP3_IOPS_PER_MIBPS = 4  # gp3: at most 0.25 MiB/s of throughput per provisioned IOPS (EBS volume types page)
+GP3_INCLUDED_MIBPS = 125  # what every gp3 volume gets at no extra charge
+GP3_INCLUDED_IOPS = 3000
 
 
 def _ipv4_network(value: str) -> str:
@@ -232,6 +235,21 @@ class GpuNodeGroupConfig(NodeGroupSize):
         le=16384,
         description="gp3 root volume; the vLLM image (8+ GB) and cached weights (16 GB for an 8B model) live here.",
     )
+    disk_throughput_mibps: int = Field(
+        default=GP3_INCLUDED_MIBPS,
+        ge=GP3_INCLUDED_MIBPS,
+        le=2000,
+        description="gp3 throughput of the GPU root volume, MiB/s: it bounds how fast the ~26 GB unpacked vLLM "
+        "image is written at start (make plan prints the budget). 125 is included in the price; above it, "
+        "about $0.04 per MiB/s-month per node. The instance's own EBS limit may be lower (make plan says).",
+    )
+    disk_iops: int = Field(
+        default=GP3_INCLUDED_IOPS,
+        ge=GP3_INCLUDED_IOPS,
+        le=80000,
+        description="gp3 IOPS of the GPU root volume. 3000 is included; above it, about $0.005 per IOPS-month per "
+        "node. gp3 needs at least 4 IOPS per MiB/s of throughput.",
+    )
 
     quota_guard: bool = Field(
         default=True,
@@ -260,6 +278,27 @@ class GpuNodeGroupConfig(NodeGroupSize):
         "replacement started first), so a one-replica model is down while it moves. Never: nodes are replaced "
         "when the pinned AMI alias is bumped, as drift: new node first, one at a time.",
     )
+
+    @property
+    def raised_disk_performance(self) -> dict[str, int]:
+        """Only what is raised above gp3's included performance: a volume left at the defaults renders as it did
+        before these settings existed, so adopting them never replaces a running node."""
+        raised = {}
+        if self.disk_throughput_mibps > GP3_INCLUDED_MIBPS:
+            raised["throughput"] = self.disk_throughput_mibps
+        if self.disk_iops > GP3_INCLUDED_IOPS:
+            raised["iops"] = self.disk_iops
+        return raised
+
+    @model_validator(mode="after")
+    def _gp3_throughput_has_its_iops(self) -> Self:
+        needed = self.disk_throughput_mibps * GP3_IOPS_PER_MIBPS
+        if self.disk_iops < needed:
+            raise ValueError(
+                f"disk_throughput_mibps {self.disk_throughput_mibps} needs disk_iops of at least {needed} (gp3 allows "
+                f"0.25 MiB/s per IOPS); raise disk_iops to {needed} or lower disk_throughput_mibps"
+            )
+        return self
 
     @model_validator(mode="after")
     def _autoscaler_sizes(self) -> Self:
@@ -525,6 +564,20 @@ class PlanConfig(Strict):
     )
 
 
+class ColdStartConfig(Strict):
+    """Targets for a model server's start (`make plan` prints the budget of every phase against them)."""
+
+    new_node_seconds: int = Field(
+        default=90, ge=1, description="From a Pending pod on a node that does not exist yet to a Ready model."
+    )
+    warm_node_seconds: int = Field(
+        default=20, ge=1, description="A restart on a node that has served the model before (image and caches there)."
+    )
+    over_target: Literal["warn", "refuse"] = Field(
+        default="warn", description="What synth does when the configured path's budget is over a target."
+    )
+
+
 class AlertConfig(Strict):
     """Thresholds of the alert rules (observability/rules.py), each with the reason for its default."""
 
@@ -714,6 +767,7 @@ class EnvironmentConfig(Strict):
     exposure: ExposureConfig = Field(default_factory=ExposureConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
+    cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig)
     mirror_images: bool = Field(
         default=False,
         description="Pull images through the account's ECR (pull-through cache) instead of Docker Hub. "

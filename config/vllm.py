@@ -20,6 +20,14 @@ SERVE_FLAGS_FILE = Path(__file__).with_name("vllm_serve_flags.json")
 # AMI ships the 580 branch. Never `latest`: a model-server upgrade is a tested change.
 VLLM_IMAGE = Image("docker.io", "vllm/vllm-openai", "v0.31.0")
 
+# The startup probe's allowance: 180 checks 10 s apart, 30 minutes before liveness may judge. Generous on
+# purpose: a start killed for being slow restarts from scratch and loops forever, while a hung start is rare.
+# 30 minutes is twice the slowest start the cold-start budget reckons (~550 s: a new node, gp3 at its included
+# 125 MiB/s, weights from the Hub; planning/cold_start.py, which a test holds to this) and covers the guide's
+# observed 10-15 minutes with room.
+STARTUP_PROBE_PERIOD_SECONDS = 10
+STARTUP_PROBE_FAILURES = 180
+
 # vLLM flags the chart sets from typed fields; passing them again in extra_args would be ambiguous.
 MANAGED_VLLM_FLAGS = {
     "--model",

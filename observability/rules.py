@@ -150,7 +150,8 @@ def rule_groups(alerts: AlertConfig, prices: list[ReplicaPrice], *, kube_state_m
         ),
     ]
     targets = [
-        # A model server serves /metrics only once its model is loaded, which may take the startup probe's 15 minutes.
+        # A model server serves /metrics only once its model is loaded: 20 minutes outlasts the slowest start the
+        # cold-start budget reckons (~9 minutes; tests/test_cold_start.py holds the two together).
         _alert(
             "MetricsTargetDown",
             f'up{{job=~"{VLLM_JOB}|{DCGM_JOB}"}} == 0',

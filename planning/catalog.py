@@ -28,6 +28,8 @@ class InstanceSpec(BaseModel):
     memory_gib: float = Field(gt=0)
     max_pods: int = Field(gt=0, description="VPC CNI pod limit, which sets the kubelet's memory reservation")
     usd_per_hour: float = Field(gt=0, description="Linux on-demand, us-east-1")
+    network_gbps: float = Field(gt=0, description="the primary network card's peak bandwidth, Gbit/s")
+    ebs_mbps: float = Field(gt=0, description="the instance's maximum (burst) EBS throughput, MB/s")
     gpu_spec: GpuSpec
 
 

@@ -21,6 +21,7 @@ class Kind(StrEnum):
     POD_CPU = "pod-cpu"
     GPUS_SHORT = "gpus-short"
     STOP_FIRST_ROLLOUT = "stop-first-rollout"
+    COLD_START_OVER_TARGET = "cold-start-over-target"
 
 
 @dataclass(frozen=True)

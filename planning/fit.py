@@ -8,6 +8,7 @@ low concurrency are warned about (planning.capacity, planning.sizing).
 from config.model import EnvironmentConfig, ModelConfig
 from planning.capacity import capacity_findings
 from planning.catalog import InstanceSpec
+from planning.cold_start import cold_start_findings
 from planning.findings import Finding, Kind, Severity, messages, problem
 from planning.kubelet import NodeBudget, node_budget
 from planning.sizing import model_findings
@@ -69,7 +70,7 @@ def _cpu_problems(where: str, model: ModelConfig, budget: NodeBudget) -> list[Fi
 
 def findings(config: EnvironmentConfig) -> list[Finding]:
     """Everything checked before building, in the order a person would fix it."""
-    return model_findings(config) + pod_findings(config) + capacity_findings(config)
+    return model_findings(config) + pod_findings(config) + capacity_findings(config) + cold_start_findings(config)
 
 
 def deployability(config: EnvironmentConfig) -> tuple[list[str], list[str]]:

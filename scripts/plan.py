@@ -26,6 +26,19 @@ from rich.table import Table
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
 from planning.capacity import gpu_node_ceiling, nodes_at_peak, nodes_for_replicas
+from planning.cold_start import (
+    BUILT_WEIGHT_SOURCES,
+    NODE_STATES,
+    PHASES,
+    WEIGHT_SOURCES,
+    Budget,
+    NodeState,
+    WeightSource,
+    configured_source,
+    disk_usd_per_month,
+    environment_budgets,
+    startup_probe_allowance_seconds,
+)
 from planning.fit import deployability, refusal
 from planning.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment, planned_instance
 
@@ -95,6 +108,40 @@ def plan_document(config: EnvironmentConfig, plans: list[ModelPlan]) -> dict[str
         },
         "models": models,
         "fleet": fleet(config),
+        "cold_start": cold_start(config),
+    }
+
+
+def cold_start(config: EnvironmentConfig) -> dict[str, Any]:
+    """Each model's start, phase by phase, for every weight source on a new and a warm node, with the targets."""
+    models = {}
+    for name, budgets in environment_budgets(config).items():
+        model = next(model for model in config.models if model.name == name)
+        models[name] = {
+            "configured_weight_source": configured_source(model),
+            "budgets": [
+                {
+                    "weight_source": result.weight_source,
+                    "built": result.weight_source in BUILT_WEIGHT_SOURCES,
+                    "node": result.node,
+                    "total_seconds": round(result.total_seconds, 1),
+                    "phases": [
+                        {"phase": phase.name, "seconds": round(phase.seconds, 1), "how": phase.how}
+                        for phase in result.phases
+                    ],
+                }
+                for result in budgets.values()
+            ],
+        }
+    return {
+        "targets": config.cold_start.model_dump(),
+        "startup_probe_allowance_seconds": startup_probe_allowance_seconds(),
+        "gpu_root_volume": {
+            "throughput_mibps": config.gpu_node_group.disk_throughput_mibps,
+            "iops": config.gpu_node_group.disk_iops,
+            "usd_per_month_per_node_above_gp3_included": round(disk_usd_per_month(config.gpu_node_group), 2),
+        },
+        "models": models,
     }
 
 
@@ -172,6 +219,7 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
         for warning in model_plan.warnings:
             console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     print_fleet(config, plans, console)
+    print_cold_start(config, console)
     assumptions = Table(title="Assumptions (plan: in the environment file)")
     assumptions.add_column("assumption")
     assumptions.add_column("value", justify="right")
@@ -212,6 +260,42 @@ def print_fleet(config: EnvironmentConfig, plans: list[ModelPlan], console: Cons
         f"on-demand x {HOURS_PER_MONTH} h; a month always at the most is the upper bound",
     )
     console.print(table)
+
+
+def print_cold_start(config: EnvironmentConfig, console: Console) -> None:
+    targets = config.cold_start
+    for name, budgets in environment_budgets(config).items():
+        model = next(model for model in config.models if model.name == name)
+        chosen = configured_source(model)
+        table = Table(
+            title=f"{name}: cold start, seconds (targets: new node {targets.new_node_seconds} s, warm node "
+            f"{targets.warm_node_seconds} s)"
+        )
+        table.add_column("phase")
+        columns: list[tuple[WeightSource, NodeState]] = [
+            (source, node) for source in WEIGHT_SOURCES for node in NODE_STATES
+        ]
+        for source, node in columns:
+            mark = " (configured)" if source == chosen else "" if source in BUILT_WEIGHT_SOURCES else " (not built)"
+            table.add_column(f"{source}{mark}, {node} node", justify="right")
+        for index, phase in enumerate(PHASES):
+            table.add_row(phase, *(f"{budgets[column].phases[index].seconds:.0f}" for column in columns))
+        table.add_row("total", *(f"[bold]{budgets[column].total_seconds:.0f}[/bold]" for column in columns))
+        console.print(table)
+        _print_how(budgets[(chosen, "new")], console)
+    volume = config.gpu_node_group
+    console.print(
+        f"GPU root volume: gp3 {volume.disk_throughput_mibps} MiB/s, {volume.disk_iops} IOPS "
+        f"(+${disk_usd_per_month(volume):.2f} a month per node above gp3's included 125 MiB/s and 3000 IOPS). "
+        f"The startup probe allows {startup_probe_allowance_seconds()} s. Sources: planning/data/cold_start.yaml.",
+        soft_wrap=True,
+    )
+
+
+def _print_how(result: Budget, console: Console) -> None:
+    console.print(f"How the {result.weight_source} start on a new node is reckoned:")
+    for phase in result.phases:
+        console.print(f"  {phase.name}: {phase.seconds:.0f} s = {escape(phase.how)}", soft_wrap=True)
 
 
 def main(argv: list[str] | None = None, console: Console | None = None) -> int:

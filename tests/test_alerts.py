@@ -66,7 +66,7 @@ CASES: dict[str, tuple[list[dict[str, str]], str, dict[str, str], str, list[dict
     "MetricsTargetDown": (
         [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x30"}], "25m",
         {"job": "vllm", "instance": "10.0.0.1:8000"}, "0",
-        # A model still loading (up to the startup probe's 15 minutes) is not down.
+        # A model still loading (the slowest budgeted start is ~9 minutes) is not down.
         [{"series": 'up{job="vllm",instance="10.0.0.1:8000"}', "values": "0x14 1x16"}],
     ),
     "MetricsTargetMissingVllm": (

@@ -20,6 +20,7 @@ from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import KARPENTER_AMI_ALIAS, KARPENTER_REPOSITORY, KARPENTER_VERSION, KEDA_REPOSITORY, KEDA_VERSION
 from observability.rules import VLLM_JOB
 from planning.capacity import capacity_findings, surge_first
+from planning.cold_start import environment_budgets
 from tests.conftest import KARPENTER_ENVIRONMENTS, load
 from tests.manifests import applied_documents, documents, find, validate_custom_resources
 from tests.promql import metric_names
@@ -100,6 +101,7 @@ def test_node_class_boots_the_pinned_al2023_release_hardened_like_the_node_group
             "ebs": {
                 "volumeSize": f"{synthesized.config.gpu_node_group.disk_size_gib}Gi",
                 "volumeType": "gp3",
+                **synthesized.config.gpu_node_group.raised_disk_performance,
                 "encrypted": True,
                 "deleteOnTermination": True,
             },
@@ -181,7 +183,13 @@ def test_only_empty_nodes_are_consolidated_after_a_delay_longer_than_a_model_loa
         assert pool["disruption"]["budgets"] == [{"nodes": "1"}]
         assert pool["template"]["spec"]["expireAfter"] == config.gpu_node_group.expire_after
     minutes = int(config.gpu_node_group.consolidate_after.removesuffix("m"))
-    assert minutes >= 15, "the startup probe allows a model 15 minutes to load: an empty node waits at least that"
+    slowest_start = max(
+        result.total_seconds
+        for budgets in environment_budgets(config).values()
+        for (_, node), result in budgets.items()
+        if node == "new"
+    )
+    assert minutes * 60 >= slowest_start, "an empty node outwaits the slowest budgeted start before it goes"
 
 
 @pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)

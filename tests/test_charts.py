@@ -168,7 +168,8 @@ def test_vllm_container_has_everything_the_guide_manifest_has(rendered):
         "limits": {GPU_RESOURCE: "1", "memory": "16Gi"},
     }
     assert container["startupProbe"]["periodSeconds"] == 10
-    assert container["startupProbe"]["failureThreshold"] == 90
+    # The guide allows 15 minutes; 30 covers twice the slowest budgeted start (tests/test_cold_start.py).
+    assert container["startupProbe"]["periodSeconds"] * container["startupProbe"]["failureThreshold"] >= 900
     assert (container["livenessProbe"]["periodSeconds"], container["livenessProbe"]["failureThreshold"]) == (15, 3)
     assert container["readinessProbe"]["periodSeconds"] == 10
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
