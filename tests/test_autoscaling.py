@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from charts import prometheus_prerequisites, vllm
-from charts.karpenter_nodes import ON_DEMAND_POOL, SPOT_POOL, KarpenterNodesChart, NodeClassTargets
+from charts.karpenter_nodes import ON_DEMAND_POOL, SPOT_POOL, KarpenterNodesChart, NodeClassTargets, node_pool_specs
 from charts.prometheus_prerequisites import RELEASE
 from components.karpenter import INTERRUPTION_EVENTS, NAMESPACE, SERVICE_ACCOUNT
 from components.node_groups import NODE_POLICIES
@@ -208,9 +208,13 @@ def test_the_controller_is_pinned_and_runs_with_its_own_pod_identity(synth_env, 
     assert '"clusterName":"{"Ref": "ControlPlaneCluster' in values
     assert '"interruptionQueue":"{"Fn::GetAtt": ["KarpenterInterruptionQueue' in values
     assert '"serviceAccount":{"name":"karpenter"}' in values
-    template.has_resource_properties(
-        "AWS::EKS::PodIdentityAssociation", {"Namespace": NAMESPACE, "ServiceAccount": SERVICE_ACCOUNT}
+    associations = template.find_resources(
+        "AWS::EKS::PodIdentityAssociation",
+        {"Properties": {"Namespace": NAMESPACE, "ServiceAccount": SERVICE_ACCOUNT}},
     )
+    assert len(associations) == 1
+    # Pods started before their association get no credentials until restarted: the release waits for it.
+    assert set(associations) <= set(chart.get("DependsOn", []))
 
 
 @pytest.mark.parametrize("env_name", KARPENTER_ENVIRONMENTS)
@@ -242,6 +246,24 @@ MUTATING = {
     "iam:RemoveRoleFromInstanceProfile",
     "iam:DeleteInstanceProfile",
 }
+
+
+# What upstream's policy grants on "*": regional reads, prices, the instance-profile list and the zonal-shift
+# status, none of which names a resource to scope to.
+WILDCARD_STATEMENTS = {
+    "AllowRegionalReadActions",
+    "AllowPricingReadActions",
+    "AllowUnscopedInstanceProfileListAction",
+    "AllowZonalShiftStatusReadOnly",
+}
+
+
+def test_only_upstreams_read_statements_grant_every_resource(dev):
+    statements = {statement["Sid"]: statement for statement in _controller_statements(dev.template_json("cluster"))}
+    unscoped = {sid for sid, statement in statements.items() if statement["Resource"] == "*"}
+    assert unscoped == WILDCARD_STATEMENTS
+    queue = statements["AllowInterruptionQueueActions"]["Resource"]
+    assert queue["Fn::GetAtt"][0].startswith("KarpenterInterruptionQueue")
 
 
 def test_controller_changes_only_what_carries_this_clusters_tag(dev):
@@ -304,6 +326,17 @@ def test_surge_first_while_the_ceiling_has_room():
     assert "no spare GPU at max_size 2" in finding.message and "gpu_node_group.max_size" in finding.message
 
 
+def test_replicas_round_up_to_whole_nodes_and_the_cpu_limit_follows_the_largest_type():
+    from planning.capacity import nodes_at_peak, nodes_for_replicas
+
+    four_gpus = _dev(instance_types=["g5.12xlarge"], autoscaling={"min_replicas": 1, "max_replicas": 2})
+    assert nodes_for_replicas(four_gpus) == nodes_at_peak(four_gpus) == 1  # 1 and 2 GPUs of a 4-GPU node
+    assert capacity_request(four_gpus).gpu_desired_nodes == 1
+    mixed = _dev(instance_types=["g5.2xlarge", "g5.4xlarge"], max_size=3)  # 8 and 16 vCPUs, one GPU each
+    pools = node_pool_specs(mixed.gpu_node_group, ["us-east-1a"])
+    assert pools[SPOT_POOL]["limits"] == {GPU_RESOURCE: "3", "cpu": "48"}
+
+
 def test_the_quota_request_launches_the_replicas_and_allows_the_ceiling():
     request = capacity_request(_dev(max_size=3, replicas=2))
     assert (request.gpu_desired_nodes, request.gpu_max_nodes) == (2, 3)
@@ -340,7 +373,11 @@ def test_the_queue_drives_the_replicas_of_exactly_its_model(dev):
     assert kv_cache["metricType"] == "Value" and kv_cache["metadata"]["threshold"] == str(scaling.kv_cache_usage)
     assert metric_names(queue["metadata"]["query"]) == {REQUESTS_WAITING.series()}
     assert metric_names(kv_cache["metadata"]["query"]) == {KV_CACHE_USAGE.series()}
+    # AverageValue divides the total queue by the replicas: an average would under-scale.
+    assert queue["metadata"]["query"].startswith("sum(") and kv_cache["metadata"]["query"].startswith("avg(")
     for trigger in (queue, kv_cache):
+        # A pod still loading has no sample yet: that is zero demand, not an error that freezes scaling.
+        assert trigger["metadata"]["ignoreNullValues"] == "true"
         query = trigger["metadata"]["query"]
         assert f'model_name="{model.served_name}"' in query
         assert f'job="{VLLM_JOB}"' in query and f'namespace="{vllm.NAMESPACE}"' in query

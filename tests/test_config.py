@@ -61,6 +61,10 @@ BAD_CONFIGS = {
         dev_with(gpu_node_group={"desired_size": 2}),
         ["gpu_node_group", "desired_size apply to autoscaler none only", "the pods decide", "remove them"],
     ),
+    "a minimum node count under karpenter": (
+        dev_with(gpu_node_group={"min_size": 1}),
+        ["gpu_node_group", "min_size apply to autoscaler none only", "remove them"],
+    ),
     "an on-demand floor without spot": (
         dev_with(gpu_node_group={"on_demand_nodes": 1}),
         ["gpu_node_group", "on_demand_nodes", "capacity_type: spot"],

@@ -171,6 +171,8 @@ def test_the_plan_prices_the_fleet_at_the_fewest_and_the_most_replicas(capsys):
     assert dev_fleet["usd_per_month_on_demand_max"] == round(2 * hourly * 730, 2)
     fixed_fleet = _fleet("node-group", capsys, "--config-dir", str(FIXTURE_CONFIGS))  # fixed replicas: no range
     assert fixed_fleet["gpu_nodes_min"] == fixed_fleet["gpu_nodes_max"] == 1
+    # A fixed node group runs desired_size nodes (1), not max_size (3): that is its ceiling.
+    assert (fixed_fleet["autoscaler"], fixed_fleet["gpu_node_ceiling"]) == ("none", 1)
 
 
 def test_the_plan_table_shows_the_range(capsys):
