@@ -59,7 +59,11 @@ def environment_charts(config: EnvironmentConfig) -> dict[str, StandaloneChart]:
             image=config.image("dcgm-exporter"), scraper_cidrs=[config.network.vpc_cidr] if scraped_from_vpc else []
         ),
         "vllm": VllmChart(
-            servers=servers, secrets=mounted_secrets(config), region=config.region, image=config.image("vllm")
+            servers=servers,
+            secrets=mounted_secrets(config),
+            region=config.region,
+            image=config.image("vllm"),
+            weights_bucket=config.weights_bucket.name if config.weights_bucket else None,
         ),
         "exposure": ExposureChart(
             models=config.models,

@@ -23,7 +23,7 @@ from config.images import Image
 from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
 from config.secrets import API_KEY_FILE, HF_TOKEN_FILE
-from config.vllm import STARTUP_PROBE_FAILURES, STARTUP_PROBE_PERIOD_SECONDS, VLLM_IMAGE
+from config.vllm import RUNAI_STREAMER_CONCURRENCY, STARTUP_PROBE_FAILURES, STARTUP_PROBE_PERIOD_SECONDS, VLLM_IMAGE
 
 NAMESPACE = "vllm"
 SERVICE_ACCOUNT = "vllm"
@@ -74,10 +74,21 @@ def model_selector(model_name: str) -> dict[str, str]:
     return selector_labels(APP, model_name)
 
 
-def vllm_args(model: ModelConfig) -> list[str]:
+def weights_uri(model: ModelConfig, weights_bucket: str | None) -> str:
+    """What `vllm serve` loads: the Hub id, or the copy of the pinned commit in the weights bucket."""
+    if model.weights == "s3-stream":
+        return f"s3://{weights_bucket}/{model.weights_prefix}"
+    return model.model_id
+
+
+def vllm_args(model: ModelConfig, weights_bucket: str | None = None) -> list[str]:
     tools = ["--enable-auto-tool-choice", "--tool-call-parser", model.resolved_tool_call_parser or ""]
+    streamer = [
+        "--load-format", "runai_streamer",
+        "--model-loader-extra-config", json.dumps({"concurrency": RUNAI_STREAMER_CONCURRENCY}),
+    ]  # fmt: skip
     return [
-        model.model_id,
+        weights_uri(model, weights_bucket),
         "--served-model-name", model.served_name,
         "--max-model-len", str(model.max_model_len),
         "--gpu-memory-utilization", f"{model.gpu_memory_utilization:.2f}",
@@ -86,6 +97,7 @@ def vllm_args(model: ModelConfig) -> list[str]:
         *(tools if model.tool_calling else []),
         *(["--quantization", model.quantization] if model.quantization else []),
         *(["--kv-cache-dtype", model.kv_cache_dtype] if model.kv_cache_dtype != "auto" else []),
+        *(streamer if model.weights == "s3-stream" else []),
         *model.extra_args,
     ]  # fmt: skip
 
@@ -118,10 +130,17 @@ class VllmChart(StandaloneChart):
     """
 
     def __init__(
-        self, *, servers: list[ModelServer], secrets: dict[str, str], region: str, image: Image = VLLM_IMAGE
+        self,
+        *,
+        servers: list[ModelServer],
+        secrets: dict[str, str],
+        region: str,
+        image: Image = VLLM_IMAGE,
+        weights_bucket: str | None = None,
     ) -> None:
         super().__init__("vllm")
         self.region = region
+        self.weights_bucket = weights_bucket
         self.secrets = secrets
         self.namespace_object = kplus.Namespace(
             self, "Namespace", metadata={"name": NAMESPACE, "labels": PART_OF_LABEL}
@@ -176,6 +195,9 @@ class VllmChart(StandaloneChart):
         gpus = str(model.gpus)
         memory = f"{model.memory_gib}Gi"
         env = [{"name": "HF_HOME", "value": HF_CACHE}, {"name": "VLLM_CACHE_ROOT", "value": VLLM_CACHE}]
+        if model.weights == "s3-stream":
+            # The streamer's S3 client reads the bucket's region from here; credentials come from Pod Identity.
+            env.append({"name": "AWS_REGION", "value": self.region})
         mounts: list[dict[str, Any]] = [
             {"name": "shm", "mountPath": "/dev/shm"},
             {"name": "model-cache", "mountPath": HF_CACHE},
@@ -235,7 +257,7 @@ class VllmChart(StandaloneChart):
                                 "name": "vllm",
                                 "image": image.ref,
                                 "command": command,
-                                "args": vllm_args(model),
+                                "args": vllm_args(model, self.weights_bucket),
                                 "ports": [{"name": "http", "containerPort": HTTP_PORT}],
                                 "env": env,
                                 "resources": {

@@ -50,6 +50,7 @@ def _ipv4_network(value: str) -> str:
 
 Cidr = Annotated[str, AfterValidator(_ipv4_network)]
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
+CommitHash = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{40}$")]
 
 
 def _eks_region(value: str) -> str:
@@ -465,6 +466,18 @@ class ModelConfig(Strict):
         default=False,
         description="OpenAI-style tool calling: `--enable-auto-tool-choice` with the parser for the model family.",
     )
+    weights: Literal["huggingface", "s3-stream"] = Field(
+        default="huggingface",
+        description="Where the weights come from: `huggingface` (downloaded into the node's cache at first start) "
+        "or `s3-stream` (streamed from weights_bucket into GPU memory by the Run:ai streamer; needs revision and "
+        "a copy of that commit in the bucket, see README: Weights in S3). make plan prints what each costs in "
+        "start-up time.",
+    )
+    revision: CommitHash | None = Field(
+        default=None,
+        description="The model repository's commit (40 hex digits) to serve; s3-stream reads "
+        "s3://BUCKET/MODEL_ID/REVISION/. Required with s3-stream.",
+    )
     tool_call_parser: str | None = Field(
         default=None,
         description="`--tool-call-parser`; empty: chosen from the model family (Llama 3 -> llama3_json).",
@@ -498,6 +511,23 @@ class ModelConfig(Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return values
+
+    @model_validator(mode="after")
+    def _streamed_weights_are_pinned(self) -> Self:
+        if self.weights == "s3-stream" and not self.revision:
+            raise ValueError(
+                "weights: s3-stream reads the copy of one commit of the model: set revision to the commit hash "
+                "(40 hex digits, on the model page's Files tab or `hf api` / `git ls-remote`), or use weights: "
+                "huggingface"
+            )
+        if self.weights == "s3-stream" and self.model_id.startswith("/"):
+            raise ValueError("weights: s3-stream copies a Hugging Face model id, not a path inside the pod")
+        return self
+
+    @property
+    def weights_prefix(self) -> str:
+        """Where its weights live in the weights bucket: one directory per model and commit."""
+        return f"{self.model_id}/{self.revision}/"
 
     @model_validator(mode="after")
     def _shm_fits(self) -> Self:
@@ -602,6 +632,35 @@ def _email_address(value: str) -> str:
 
 
 EmailAddress = Annotated[str, AfterValidator(_email_address)]
+
+
+def _bucket_name(value: str) -> str:
+    # S3's general-purpose bucket naming rules; dots are refused too, because they break TLS to virtual-host URLs.
+    if (
+        not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", value)
+        or value.startswith("xn--")
+        or value.endswith(("-s3alias", "--ol-s3"))
+    ):
+        raise ValueError(
+            f"'{value[:80]}' is not a usable S3 bucket name: 3-63 lower-case letters, digits and hyphens, starting "
+            "and ending with a letter or digit (bucket names are global: include your organisation, e.g. "
+            "acme-vllm-weights-dev)"
+        )
+    return value
+
+
+BucketName = Annotated[str, AfterValidator(_bucket_name)]
+
+
+class WeightsBucketConfig(Strict):
+    """The S3 bucket that holds model weights in the account (weights: s3-stream)."""
+
+    name: BucketName = Field(description="Globally unique bucket name, e.g. acme-vllm-weights-dev.")
+    noncurrent_version_days: int = Field(
+        default=30,
+        ge=1,
+        description="Days an overwritten or deleted object's old version is kept before S3 expires it.",
+    )
 
 
 class AmpConfig(Strict):
@@ -768,6 +827,11 @@ class EnvironmentConfig(Strict):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
     cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig)
+    weights_bucket: WeightsBucketConfig | None = Field(
+        default=None,
+        description="An S3 bucket for model weights, created by the weights stack (kept when the stack is "
+        "deleted). Needed by models with weights: s3-stream.",
+    )
     mirror_images: bool = Field(
         default=False,
         description="Pull images through the account's ECR (pull-through cache) instead of Docker Hub. "
@@ -816,6 +880,17 @@ class EnvironmentConfig(Strict):
             raise ValueError(
                 "network.existing_vpc_id needs an explicit account (set account: or CDK_DEFAULT_ACCOUNT) "
                 "because the VPC is looked up in that account"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _streamed_weights_have_a_bucket(self) -> Self:
+        streamed = [model.name for model in self.models if model.weights == "s3-stream"]
+        if streamed and not self.weights_bucket:
+            raise ValueError(
+                f"models {streamed} stream their weights from S3, but there is no weights_bucket: add "
+                "weights_bucket: {name: <a globally unique bucket name>} (the weights stack creates it), or use "
+                "weights: huggingface"
             )
         return self
 

@@ -36,7 +36,7 @@ MB = 1e6
 WeightSource = Literal["huggingface", "s3-stream", "s3-mount"]
 WEIGHT_SOURCES: tuple[WeightSource, ...] = ("huggingface", "s3-stream", "s3-mount")
 # What the app builds today; the others are budgeted so the choice can be made on numbers.
-BUILT_WEIGHT_SOURCES: frozenset[WeightSource] = frozenset({"huggingface"})
+BUILT_WEIGHT_SOURCES: frozenset[WeightSource] = frozenset({"huggingface", "s3-stream"})
 NodeState = Literal["new", "warm"]
 NODE_STATES: tuple[NodeState, ...] = ("new", "warm")
 PHASES = ("node launch", "image pull", "weights", "load into GPU", "torch.compile", "CUDA graphs", "health check")
@@ -217,8 +217,8 @@ def environment_budgets(config: EnvironmentConfig) -> dict[str, dict[tuple[Weigh
 
 
 def configured_source(model: ModelConfig) -> WeightSource:
-    """Where a model's weights come from today: the Hugging Face Hub, into the node's cache."""
-    return "huggingface"
+    """Where a model's weights come from (models[].weights)."""
+    return model.weights
 
 
 def startup_probe_allowance_seconds() -> int:

@@ -18,6 +18,7 @@ from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.registry_stack import RegistryStack
 from stacks.secrets_stack import SecretsStack
+from stacks.weights_stack import WeightsStack
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class EnvironmentStacks:
     inference: InferenceStack
     registry: RegistryStack | None
     monitoring: MonitoringStack | None = None  # with observability.mode amp
+    weights: WeightsStack | None = None  # with a weights_bucket
 
 
 def admin_principals(config: EnvironmentConfig, deployer: str | None) -> list[str]:
@@ -91,6 +93,16 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
         description=f"vLLM on EKS ({config.name}): GPU workloads (device plugin, DCGM exporter, vLLM)",
     )
     inference.add_stack_dependency(secrets_stack, "the model servers mount the secrets it creates")
+    weights = None
+    if config.weights_bucket:
+        weights = WeightsStack(
+            app,
+            f"{prefix}-weights",
+            config=config.weights_bucket,
+            env=env,
+            description=f"vLLM on EKS ({config.name}): S3 bucket of model weights (kept when deleted)",
+        )
+        inference.add_stack_dependency(weights, "models with weights: s3-stream read their weights from its bucket")
     monitoring = None
     if config.observability.managed_prometheus:
         monitoring = MonitoringStack(
@@ -117,7 +129,7 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
     # The user's tags skip launch templates: a new template version replaces every node, so editing
     # a tag would roll the GPU nodes (and re-download the model). The environment name never changes
     # and still reaches the instances, for cost allocation.
-    for stack in (stack for stack in (network, secrets_stack, cluster, inference, monitoring) if stack):
+    for stack in (stack for stack in (network, secrets_stack, cluster, inference, monitoring, weights) if stack):
         Tags.of(stack).add("environment", config.name)
         for key, value in config.tags.items():
             Tags.of(stack).add(key, value, exclude_resource_types=["AWS::EC2::LaunchTemplate"])
@@ -129,4 +141,5 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
         inference=inference,
         registry=registry,
         monitoring=monitoring,
+        weights=weights,
     )

@@ -10,6 +10,7 @@ from charts.bundle import environment_charts
 from charts.common import StandaloneChart
 from components.guards import SecretsGuard
 from components.prometheus_stack import KubePrometheusStack
+from components.weights_bucket import grant_stream
 from components.workload_access import PodIdentity
 from config.model import EnvironmentConfig
 from config.secrets import human_secrets, mounted_secrets
@@ -36,6 +37,9 @@ class InferenceStack(Stack):
         }
         for secret in self.secrets.values():
             secret.grant_read(identity.role)
+        streamed = [model for model in config.models if model.weights == "s3-stream"]
+        if streamed and config.weights_bucket:
+            grant_stream(identity.role, config.weights_bucket.name, streamed)
 
         self.charts: dict[str, StandaloneChart] = environment_charts(config)
         self.manifests = {

@@ -187,7 +187,7 @@ def test_the_plan_json_carries_every_budget_with_its_sources(env_name, capsys):
     for entry in model["budgets"]:
         assert [phase["phase"] for phase in entry["phases"]] == list(PHASES)
         assert all(phase["how"] for phase in entry["phases"])
-        assert entry["built"] == (entry["weight_source"] == "huggingface")
+        assert entry["built"] == (entry["weight_source"] != "s3-mount")
 
 
 def test_the_plan_table_prints_every_source_and_how_the_configured_one_is_reckoned():
@@ -195,7 +195,8 @@ def test_the_plan_table_prints_every_source_and_how_the_configured_one_is_reckon
     assert plan_script.main(["--env", "dev"], console=Console(file=buffer, width=300)) == 0
     text = buffer.getvalue()
     assert "cold start, seconds (targets: new node 90 s, warm node 20 s)" in text
-    assert "huggingface (configured), new node" in text and "s3-stream (not built), warm node" in text
+    assert "huggingface (configured), new node" in text and "s3-mount (not built), warm node" in text
+    assert "s3-stream, warm node" in text
     assert "image pull: 115 s = max(112.33 s measured" in text
     assert "gp3 400 MiB/s, 3000 IOPS (+$11.00 a month per node" in text
 

@@ -101,6 +101,22 @@ BAD_CONFIGS = {
         dev_with(models=[{**DEV["models"][0], "replicas": 2}]),
         ["models.0", "replicas (2) is set but autoscaling decides", "remove replicas"],
     ),
+    "streamed weights with no commit": (
+        dev_with(models=[{**DEV["models"][0], "weights": "s3-stream"}], weights_bucket={"name": "acme-weights"}),
+        ["models.0", "weights: s3-stream", "set revision to the commit hash"],
+    ),
+    "streamed weights with no bucket": (
+        dev_with(models=[{**DEV["models"][0], "weights": "s3-stream", "revision": "a" * 40}]),
+        ["models ['llama3-8b'] stream their weights from S3", "weights_bucket: {name:"],
+    ),
+    "a bucket name S3 refuses": (
+        dev_with(weights_bucket={"name": "Acme_Weights"}),
+        ["weights_bucket.name", "not a usable S3 bucket name", "acme-vllm-weights-dev"],
+    ),
+    "a revision that is not a commit": (
+        dev_with(models=[{**DEV["models"][0], "revision": "main"}]),
+        ["models.0.revision", "[0-9a-f]{40}"],
+    ),
     "an unknown autoscaler": (
         dev_with(gpu_node_group={"autoscaler": "cluster-autoscaler"}),
         ["gpu_node_group.autoscaler", "'none' or 'karpenter'"],

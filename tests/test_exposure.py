@@ -129,7 +129,8 @@ def test_api_key_is_on_by_default_and_read_from_a_mounted_file(synth_env, env_na
         container = find(docs, "Deployment", f"vllm-{model.name}")["spec"]["template"]["spec"]["containers"][0]
         assert container["command"] == vllm.API_KEY_LAUNCHER
         assert "/mnt/secrets/api-key" in container["command"][2] and "VLLM_API_KEY" in container["command"][2]
-        assert container["args"][0] == model.model_id
+        bucket = synthesized.config.weights_bucket.name if synthesized.config.weights_bucket else None
+        assert container["args"][0] == vllm.weights_uri(model, bucket)
         assert "--api-key" not in container["args"]
         assert "VLLM_API_KEY" not in {env["name"] for env in container["env"]}
 
