@@ -32,7 +32,7 @@ endif
 quote = '$(subst ','\'',$(1))'
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth test lint snapshot-update docs bench diff secrets deploy kubeconfig status destroy plan preflight smoke clean
+.PHONY: help install synth test lint snapshot-update docs bench diff secrets deploy kubeconfig status destroy plan load-weights preflight smoke clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -120,6 +120,9 @@ destroy: install ## Delete the stacks of ENV, not the registry other environment
 
 plan: install ## Capacity and cost plan for ENV: KV cache, concurrency, tokens/s, $ per million tokens
 	@$(PY) -m scripts.plan --env "$(ENV)"
+
+load-weights: install ## Copy MODEL's pinned commit from the Hub into ENV's weights bucket, resumable (needs AWS credentials)
+	$(PY) -m scripts.load_weights --env "$(ENV)" --model $(call quote,$(MODEL))
 
 preflight: install ## Check GPU quotas, AZ offerings and the EKS version for ENV (needs AWS credentials)
 	$(PY) -m scripts.preflight --env "$(ENV)"

@@ -470,8 +470,7 @@ class ModelConfig(Strict):
         default="huggingface",
         description="Where the weights come from: `huggingface` (downloaded into the node's cache at first start) "
         "or `s3-stream` (streamed from weights_bucket into GPU memory by the Run:ai streamer; needs revision and "
-        "a copy of that commit in the bucket, see README: Weights in S3). make plan prints what each costs in "
-        "start-up time.",
+        "a copy of that commit in the bucket: make load-weights). make plan prints what each costs in start-up time.",
     )
     revision: CommitHash | None = Field(
         default=None,

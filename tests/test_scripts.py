@@ -14,7 +14,9 @@ SCRIPTS = sorted(
 
 
 def test_the_list_is_complete():
-    assert {"check", "kubeconfig", "plan", "preflight", "set_secrets", "smoke_test", "status"} <= set(SCRIPTS)
+    assert {"check", "kubeconfig", "load_weights", "plan", "preflight", "set_secrets", "smoke_test", "status"} <= set(
+        SCRIPTS
+    )
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
