@@ -39,12 +39,15 @@ from charts.common import selector_labels
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.model import EndpointAccess, ExposureMode, ModelConfig
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE
+from planning.cold_start import Budget, NodeState, WeightSource, configured_source, environment_budgets
+from scripts.start_phases import MeasuredStart, measured_start
 
 Json = dict[str, Any]
 
 POLL_SECONDS = 10.0
 TIMEOUT_SECONDS = 1800.0
 REQUEST_TIMEOUT_SECONDS = 15
+START_LOG_LINES = 5000  # a start's lines stay within reach for a while after it, behind the probes' lines
 LOG_TAIL_LINES = 400  # enough to reach the last startup marker past vLLM's per-request and warning lines
 CRASH_LOG_LINES = 10
 WARNING_LIMIT = 10
@@ -324,6 +327,8 @@ class ModelPod:
     restarts: int
     age: str
     log: tuple[str, ...] = ()
+    start: MeasuredStart | None = None  # once the server has run: what each phase of its start took
+    budget: Budget | None = None  # what the plan expected for that start (planning/cold_start.py)
 
 
 @dataclass(frozen=True)
@@ -510,10 +515,24 @@ def crash_detail(container: Json) -> str:
     return f"{container.get('restartCount', 0)} restarts{exit_code}{why}"
 
 
-def model_pod(reader: ClusterReader, item: Json, events: list[Json], now: datetime) -> ModelPod:
+def model_pod(
+    reader: ClusterReader,
+    item: Json,
+    events: list[Json],
+    now: datetime,
+    budgets: dict[tuple[WeightSource, NodeState], Budget] | None = None,
+    source: WeightSource = "huggingface",
+) -> ModelPod:
     name = item["metadata"]["name"]
-    stage, detail, log = pod_stage(reader, item, pod_events(events, name), now)
+    own_events = pod_events(events, name)
+    stage, detail, log = pod_stage(reader, item, own_events, now)
     containers = item.get("status", {}).get("containerStatuses") or []
+    start = budget = None
+    if stage in (Stage.READY, Stage.SERVING, Stage.COMPILING, Stage.LOADING, Stage.DOWNLOADING, Stage.STARTING):
+        lines = [clean(line) for line in reader.pod_log(vllm.NAMESPACE, name, START_LOG_LINES).splitlines()]
+        start = measured_start(item, own_events, lines)
+        if budgets:
+            budget = budgets.get((source, "new" if start.new_node else "warm"))
     return ModelPod(
         name=name,
         stage=stage,
@@ -521,6 +540,8 @@ def model_pod(reader: ClusterReader, item: Json, events: list[Json], now: dateti
         restarts=sum(c.get("restartCount", 0) for c in containers),
         age=age(parse_time(item["metadata"].get("creationTimestamp")), now),
         log=log,
+        start=start,
+        budget=budget,
     )
 
 
@@ -612,9 +633,13 @@ def take_snapshot(reader: ClusterReader, config: EnvironmentConfig, now: datetim
     events = {namespace: reader.events(namespace)["items"] for namespace in WARNING_NAMESPACES}
     models: dict[str, list[ModelPod]] = {}
     hints: dict[str, str] = {}
+    budgets = environment_budgets(config)
     for model in config.models:
         items = reader.pods(vllm.NAMESPACE, label_selector(vllm.model_selector(model.name)))["items"]
-        pods = [model_pod(reader, item, events[vllm.NAMESPACE], now) for item in items]
+        pods = [
+            model_pod(reader, item, events[vllm.NAMESPACE], now, budgets.get(model.name), configured_source(model))
+            for item in items
+        ]
         models[model.name] = sorted(pods, key=lambda pod: pod.name)
         troubled = [pod for pod in pods if pod.stage in STUCK or pod.stage is Stage.RESTARTING]
         hint = next((h for pod in troubled if (h := hint_for(pod, config))), None)
@@ -773,6 +798,8 @@ def render(console: Console, snapshot: Snapshot) -> None:
             )
     console.print(models)
 
+    render_starts(console, snapshot)
+
     if snapshot.warnings:
         warnings = _table("Recent warnings (newest first)", "age", "namespace", "reason", "object", "message")
         for warning in snapshot.warnings:
@@ -793,6 +820,47 @@ def render(console: Console, snapshot: Snapshot) -> None:
         url = Text(endpoint.url) if endpoint.url else Text("not provisioned yet", style="yellow")
         calls.add_row(endpoint.model, url, Text(endpoint.how))
     console.print(calls)
+
+
+START_COLUMNS = (
+    ("waited for a node", "waited_for_node", ("node launch",)),
+    ("image pull", "image_pull", ("image pull",)),
+    ("weights download", "weights_download", ()),
+    ("weights + load", "weights_and_load", ("weights", "load into GPU")),
+    ("torch.compile", "torch_compile", ("torch.compile",)),
+    ("CUDA graphs", "cuda_graphs", ("CUDA graphs",)),
+    ("to Ready", "to_ready", None),  # None: the budget's total
+)
+
+
+def render_starts(console: Console, snapshot: Snapshot) -> None:
+    """Each started pod's phases as measured, over what the cold-start budget expected for that kind of start."""
+    started = [(model, pod) for model, pods in snapshot.models.items() for pod in pods if pod.start]
+    if not started:
+        return
+    table = _table("Start of each pod, seconds: measured (budget)", "pod", *(title for title, _, _ in START_COLUMNS))
+    for _, pod in started:
+        assert pod.start is not None
+        phases = {phase.name: phase.seconds for phase in pod.budget.phases} if pod.budget else {}
+        cells = []
+        for _, field, budget_phases in START_COLUMNS:
+            value = getattr(pod.start, field)
+            measured = "-" if value is None else f"{value:.0f}"
+            if pod.budget is None or budget_phases == ():
+                cells.append(measured)
+                continue
+            expected = pod.budget.total_seconds if budget_phases is None else sum(phases[p] for p in budget_phases)
+            cells.append(f"{measured} ({expected:.0f})")
+        kind = f", {pod.budget.node} node, {pod.budget.weight_source}" if pod.budget else ""
+        table.add_row(Text(pod.name + kind), *cells)
+    console.print(table)
+    console.print(
+        Text(
+            "Measured from the pod's events and its vLLM log; '-': no such line (a cached download, or a start "
+            "older than the log kept). The budget is make plan's, for the same weight source and node.",
+            style="dim",
+        )
+    )
 
 
 def report(
