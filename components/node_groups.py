@@ -5,6 +5,7 @@ from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from components.cluster_autoscaler import GPU_LABEL, node_template_tags
 from components.nag import acknowledge, managed_policy
 from config.model import CapacityType, GpuNodeGroupConfig, NodeGroupSize, SystemNodeGroupConfig
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
@@ -64,6 +65,7 @@ class _HardenedNodeGroup(Construct):
         disk_performance: dict[str, int] | None = None,
         labels: dict[str, str] | None = None,
         taints: list[eks.TaintSpec] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = node_role(self, "NodeRole")
@@ -102,6 +104,7 @@ class _HardenedNodeGroup(Construct):
             ),
             labels=labels,
             taints=taints,
+            tags=tags,
             enable_node_auto_repair=True,
         )
 
@@ -140,6 +143,7 @@ class GpuNodeGroup(_HardenedNodeGroup):
             disk_size_gib=config.disk_size_gib,
             disk_performance=config.raised_disk_performance,
             capacity_type=CAPACITY_TYPES[config.capacity_type],
-            labels=dict(GPU_NODE_LABELS),
+            labels=dict(GPU_NODE_LABELS) | ({GPU_LABEL: "nvidia"} if config.cluster_autoscaler else {}),
             taints=[eks.TaintSpec(effect=TAINT_EFFECTS[GPU_TAINT.effect], key=GPU_TAINT.key, value=GPU_TAINT.value)],
+            tags=node_template_tags(config) if config.cluster_autoscaler else None,
         )

@@ -256,11 +256,13 @@ class GpuNodeGroupConfig(NodeGroupSize):
         default=True,
         description="Check G/P vCPU quotas and AZ offerings during deploy, before the node group is created.",
     )
-    autoscaler: Literal["none", "karpenter"] = Field(
+    autoscaler: Literal["none", "karpenter", "cluster-autoscaler"] = Field(
         default="none",
         description="`none`: a managed node group of desired_size nodes, the capacity until you change it; "
         "`karpenter`: Karpenter launches a GPU node when a model's pod is Pending and removes it once empty, up to "
-        "max_size nodes (min_size and desired_size are then not used: the pods decide).",
+        "max_size nodes (min_size and desired_size are then not used: the pods decide); `cluster-autoscaler`: the "
+        "managed node group stays, and Cluster Autoscaler moves it between min_size (0 allowed) and max_size "
+        "(desired_size is its size at creation).",
     )
     on_demand_nodes: int = Field(
         default=0,
@@ -270,8 +272,8 @@ class GpuNodeGroupConfig(NodeGroupSize):
     )
     consolidate_after: Duration = Field(
         default="15m",
-        description="karpenter: how long a GPU node stays empty before it is removed. Longer than a model's "
-        "start (minutes), so a brief lull does not cost a reload.",
+        description="karpenter and cluster-autoscaler: how long a GPU node stays empty before it is removed. "
+        "Longer than a model's start (minutes), so a brief lull does not cost a reload.",
     )
     expire_after: Duration | Literal["Never"] = Field(
         default="Never",
@@ -330,6 +332,15 @@ class GpuNodeGroupConfig(NodeGroupSize):
     @property
     def karpenter(self) -> bool:
         return self.autoscaler == "karpenter"
+
+    @property
+    def cluster_autoscaler(self) -> bool:
+        return self.autoscaler == "cluster-autoscaler"
+
+    @property
+    def scales(self) -> bool:
+        """A node autoscaler launches GPU nodes up to max_size when pods need them."""
+        return self.autoscaler != "none"
 
     @field_validator("instance_types")
     @classmethod

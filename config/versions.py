@@ -80,3 +80,11 @@ DEVICE_PLUGIN_IMAGE = Image("nvcr.io", "nvidia/k8s-device-plugin", "v0.20.0")
 DCGM_EXPORTER_IMAGE = Image("nvcr.io", "nvidia/k8s/dcgm-exporter", "4.5.3-4.8.2-distroless")
 
 IMAGES = {"vllm": VLLM_IMAGE, "nvidia-device-plugin": DEVICE_PLUGIN_IMAGE, "dcgm-exporter": DCGM_EXPORTER_IMAGE}
+
+# Cluster Autoscaler (gpu_node_group.autoscaler cluster-autoscaler): chart 9.59.0 is the newest in
+# kubernetes/autoscaler (snapshot of 2026-08-22); its default image is 1.35.0, but Cluster Autoscaler's minor
+# must match the cluster's, so the image is 1.36.1, the newest 1.36 release tag in that repository
+# (cluster-autoscaler-1.36.1). The image's presence on registry.k8s.io was not checked from here.
+CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0"
+CLUSTER_AUTOSCALER_REPOSITORY = "https://kubernetes.github.io/autoscaler"
+CLUSTER_AUTOSCALER_IMAGE_TAG = "v1.36.1"

@@ -3,8 +3,8 @@ spare-GPU check, the Deployment's `replicas` and the quota request all read.
 
 The configuration owns a model's replica count, unless the model has `autoscaling` (KEDA owns it
 then, between min_replicas and max_replicas). The GPU node count is the configuration's
-(`gpu_node_group.desired_size`) with autoscaler none, and Karpenter's, up to `max_size`, with
-autoscaler karpenter: then a rollout can count on every node under that ceiling.
+(`gpu_node_group.desired_size`) with autoscaler none, and the node autoscaler's (Karpenter or Cluster
+Autoscaler), up to `max_size`, otherwise: then a rollout can count on every node under that ceiling.
 """
 
 from enum import StrEnum
@@ -32,13 +32,13 @@ def gpus_per_node(config: EnvironmentConfig) -> int:
 
 
 def gpu_node_ceiling(config: EnvironmentConfig) -> int:
-    """The GPU nodes a rollout can count on: Karpenter launches up to max_size; a fixed group has desired_size."""
+    """The GPU nodes a rollout can count on: an autoscaler launches up to max_size; a fixed group has desired_size."""
     group = config.gpu_node_group
-    return group.max_size if group.karpenter else group.desired_size
+    return group.max_size if group.scales else group.desired_size
 
 
 def ceiling_field(config: EnvironmentConfig) -> str:
-    return "max_size" if config.gpu_node_group.karpenter else "desired_size"
+    return "max_size" if config.gpu_node_group.scales else "desired_size"
 
 
 def nodes_for_replicas(config: EnvironmentConfig) -> int:

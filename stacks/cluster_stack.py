@@ -5,6 +5,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from constructs import Construct
 
+from components.cluster_autoscaler import ClusterAutoscaler
 from components.eks_cluster import InferenceCluster, ManagedAddons
 from components.guards import QuotaGuard
 from components.karpenter import Karpenter
@@ -65,6 +66,12 @@ class ClusterStack(Stack):
             self.gpu_nodes = GpuNodeGroup(self, "GpuNodes", cluster=self.cluster, config=config.gpu_node_group)
             # The GPU nodes need the CNI and kube-proxy add-ons before they can turn Ready.
             self.gpu_nodes.node.add_dependency(addons)
+            if config.gpu_node_group.cluster_autoscaler:
+                autoscaler = ClusterAutoscaler(
+                    self, "ClusterAutoscaler", cluster=self.cluster, gpu_nodes=config.gpu_node_group
+                )
+                # It runs on the system nodes, with the Pod Identity agent; it discovers the GPU group by its tags.
+                autoscaler.node.add_dependency(self.system_nodes, addons, self.gpu_nodes)
         self.keda: Keda | None = None
         if any(model.autoscaling for model in config.models):
             self.keda = Keda(self, "Keda", cluster=self.cluster, aws_identity=config.observability.managed_prometheus)

@@ -9,6 +9,7 @@ from aws_cdk.assertions import Annotations, Match
 
 from charts import dcgm_exporter, vllm
 from charts.bundle import write_manifests
+from components import cluster_autoscaler
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import DCGM_EXPORTER_IMAGE, DEVICE_PLUGIN_IMAGE, VLLM_IMAGE
 from functions.guards.secrets import PLACEHOLDER
@@ -286,8 +287,12 @@ def _gpu_node_placement(synthesized):
     (nodegroup,) = (group["Properties"] for group in nodegroups.values())
     (taint,) = nodegroup["Taints"]
     effects = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+    labels = dict(nodegroup["Labels"])
+    if synthesized.config.gpu_node_group.cluster_autoscaler:
+        # Cluster Autoscaler's GPU marker: the autoscaler reads it, no pod selects on it.
+        assert labels.pop(cluster_autoscaler.GPU_LABEL) == "nvidia"
     return {"key": taint["Key"], "operator": "Equal", "value": taint["Value"], "effect": effects[taint["Effect"]]}, (
-        nodegroup["Labels"]
+        labels
     )
 
 

@@ -125,7 +125,8 @@ def test_gpu_node_group_matches_the_guide(synth_env, env_name):
         "DesiredSize": gpu.desired_size,
         "MaxSize": gpu.max_size,
     }
-    assert nodegroup["Labels"] == {"workload": "llm-inference"}
+    marker = {"k8s.amazonaws.com/accelerator": "nvidia"} if gpu.cluster_autoscaler else {}
+    assert nodegroup["Labels"] == {"workload": "llm-inference", **marker}
     assert nodegroup["Taints"] == [{"Key": "nvidia.com/gpu", "Value": "present", "Effect": "NO_SCHEDULE"}]
     assert "RemoteAccess" not in nodegroup, "no SSH key: shell access is through SSM"
     assert "DiskSize" not in nodegroup, "the disk is set in the launch template"

@@ -118,8 +118,8 @@ BAD_CONFIGS = {
         ["models.0.revision", "[0-9a-f]{40}"],
     ),
     "an unknown autoscaler": (
-        dev_with(gpu_node_group={"autoscaler": "cluster-autoscaler"}),
-        ["gpu_node_group.autoscaler", "'none' or 'karpenter'"],
+        dev_with(gpu_node_group={"autoscaler": "auto-mode"}),
+        ["gpu_node_group.autoscaler", "'none', 'karpenter' or 'cluster-autoscaler'"],
     ),
     "non-GPU instance type": (
         dev_with(gpu_node_group={"instance_types": ["m5.xlarge"]}),

@@ -1,0 +1,139 @@
+"""Cluster Autoscaler for the GPU managed node group (gpu_node_group.autoscaler: cluster-autoscaler).
+
+It finds the group by the two tags EKS puts on every managed node group's Auto Scaling group
+(auto-discovery), and, while the group is at zero, learns a GPU node's labels and taints from EKS's
+DescribeNodegroup (the ones the node group is created with, config.scheduling) and its GPUs from its
+instance type; the node group's tags add the root volume's size. Installed by Helm on the system nodes
+with its own Pod Identity role; it may resize and shrink only this cluster's groups.
+"""
+
+from typing import Any
+
+from aws_cdk import Aws, CfnJson, Duration, Stack
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from components.nag import acknowledge, acknowledge_cfn_utils_provider
+from components.workload_access import PodIdentity
+from config.model import GpuNodeGroupConfig
+from config.versions import (
+    CLUSTER_AUTOSCALER_CHART_VERSION,
+    CLUSTER_AUTOSCALER_IMAGE_TAG,
+    CLUSTER_AUTOSCALER_REPOSITORY,
+)
+
+NAMESPACE = "kube-system"
+SERVICE_ACCOUNT = "cluster-autoscaler"
+# Cluster Autoscaler's AWS provider treats a node with this label as a GPU node whose GPUs may not be
+# advertised yet, so it does not launch a second node while the device plugin starts on the first.
+GPU_LABEL = "k8s.amazonaws.com/accelerator"
+TEMPLATE_TAG = "k8s.io/cluster-autoscaler/node-template/resources/"
+# Upstream's "full features" policy (cluster-autoscaler/cloudprovider/aws/README.md): reads on every resource,
+# because Auto Scaling and EC2 describe calls take no resource; writes only on groups tagged as this cluster's.
+READ_ACTIONS = [
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLaunchConfigurations",
+    "autoscaling:DescribeScalingActivities",
+    "ec2:DescribeImages",
+    "ec2:DescribeInstanceTypes",
+    "ec2:DescribeLaunchTemplateVersions",
+    "ec2:GetInstanceTypesFromInstanceRequirements",
+]
+WRITE_ACTIONS = ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"]
+
+
+def node_template_tags(gpu_nodes: GpuNodeGroupConfig) -> dict[str, str]:
+    """What a GPU node offers, for Cluster Autoscaler to scale the group up from zero (node group tags)."""
+    return {
+        f"{TEMPLATE_TAG}nvidia.com/gpu": str(gpu_nodes.instance_specs[0].gpus),
+        f"{TEMPLATE_TAG}ephemeral-storage": f"{gpu_nodes.disk_size_gib}Gi",
+    }
+
+
+def chart_values(cluster_name: str, region: str, gpu_nodes: GpuNodeGroupConfig) -> dict[str, Any]:
+    return {
+        "cloudProvider": "aws",
+        "awsRegion": region,
+        "autoDiscovery": {"clusterName": cluster_name},
+        "image": {"tag": CLUSTER_AUTOSCALER_IMAGE_TAG},
+        "rbac": {"serviceAccount": {"name": SERVICE_ACCOUNT}},
+        "extraArgs": {
+            "balance-similar-node-groups": True,
+            "expander": "least-waste",
+            # An empty GPU node goes after the same quiet spell as under Karpenter; a new one is not judged
+            # before a model could have loaded on it.
+            "scale-down-unneeded-time": gpu_nodes.consolidate_after,
+            "scale-down-delay-after-add": gpu_nodes.consolidate_after,
+            "skip-nodes-with-system-pods": False,
+        },
+        "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containerSecurityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+
+
+class ClusterAutoscaler(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, gpu_nodes: GpuNodeGroupConfig
+    ) -> None:
+        super().__init__(scope, construct_id)
+        identity = PodIdentity(self, "Identity", cluster=cluster, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT)
+        nodegroups = f"arn:{Aws.PARTITION}:eks:{Aws.REGION}:{Aws.ACCOUNT_ID}:nodegroup/{cluster.cluster_name}/*/*"
+        policy = iam.Policy(
+            self,
+            "Policy",
+            roles=[identity.role],
+            statements=[
+                iam.PolicyStatement(actions=READ_ACTIONS, resources=["*"]),
+                iam.PolicyStatement(actions=["eks:DescribeNodegroup"], resources=[nodegroups]),
+                iam.PolicyStatement(
+                    actions=WRITE_ACTIONS,
+                    resources=["*"],
+                    # The tag key holds the cluster name, a token until deploy: CfnJson resolves it there.
+                    conditions={
+                        "StringEquals": CfnJson(
+                            self,
+                            "OwnedByThisCluster",
+                            value={f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster.cluster_name}": "owned"},
+                        )
+                    },
+                ),
+            ],
+        )
+        acknowledge(
+            policy,
+            {
+                "AwsSolutions-IAM5[Resource::*]": "Auto Scaling and EC2 describe calls take no resource; the two "
+                "writes are limited to Auto Scaling groups tagged k8s.io/cluster-autoscaler/<this cluster>",
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/"
+                f"<{_logical_id(cluster)}>/*/*]": "every node group of this cluster, whose names EKS generates",
+            },
+        )
+        self.release = eks.HelmChart(
+            self,
+            "Release",
+            cluster=cluster,
+            chart="cluster-autoscaler",
+            repository=CLUSTER_AUTOSCALER_REPOSITORY,
+            version=CLUSTER_AUTOSCALER_CHART_VERSION,
+            release="cluster-autoscaler",
+            namespace=NAMESPACE,
+            values=chart_values(cluster.cluster_name, Stack.of(self).region, gpu_nodes),
+            wait=True,
+            atomic=True,
+            timeout=Duration.minutes(10),
+        )
+        # Pods started before their association get no credentials until restarted.
+        self.release.node.add_dependency(identity)
+        acknowledge_cfn_utils_provider(self)
+
+
+def _logical_id(cluster: eks.ICluster) -> str:
+    stack = Stack.of(cluster)
+    return stack.resolve(stack.get_logical_id(cluster.node.default_child))
