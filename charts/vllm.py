@@ -23,7 +23,13 @@ from config.images import Image
 from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
 from config.secrets import API_KEY_FILE, HF_TOKEN_FILE
-from config.vllm import RUNAI_STREAMER_CONCURRENCY, STARTUP_PROBE_FAILURES, STARTUP_PROBE_PERIOD_SECONDS, VLLM_IMAGE
+from config.vllm import (
+    RUNAI_STREAMER_CONCURRENCY,
+    RUNAI_STREAMER_MEMORY_LIMIT_BYTES,
+    STARTUP_PROBE_FAILURES,
+    STARTUP_PROBE_PERIOD_SECONDS,
+    VLLM_IMAGE,
+)
 
 NAMESPACE = "vllm"
 SERVICE_ACCOUNT = "vllm"
@@ -85,7 +91,9 @@ def vllm_args(model: ModelConfig, weights_bucket: str | None = None) -> list[str
     tools = ["--enable-auto-tool-choice", "--tool-call-parser", model.resolved_tool_call_parser or ""]
     streamer = [
         "--load-format", "runai_streamer",
-        "--model-loader-extra-config", json.dumps({"concurrency": RUNAI_STREAMER_CONCURRENCY}),
+        "--model-loader-extra-config", json.dumps(
+            {"concurrency": RUNAI_STREAMER_CONCURRENCY, "memory_limit": RUNAI_STREAMER_MEMORY_LIMIT_BYTES}
+        ),
     ]  # fmt: skip
     return [
         weights_uri(model, weights_bucket),
@@ -196,8 +204,12 @@ class VllmChart(StandaloneChart):
         memory = f"{model.memory_gib}Gi"
         env = [{"name": "HF_HOME", "value": HF_CACHE}, {"name": "VLLM_CACHE_ROOT", "value": VLLM_CACHE}]
         if model.weights == "s3-stream":
-            # The streamer's S3 client reads the bucket's region from here; credentials come from Pod Identity.
-            env.append({"name": "AWS_REGION", "value": self.region})
+            # The streamer lists with boto3 (which reads AWS_DEFAULT_REGION) and reads with the AWS SDK for C++
+            # (either); both get their credentials from Pod Identity.
+            env += [
+                {"name": "AWS_REGION", "value": self.region},
+                {"name": "AWS_DEFAULT_REGION", "value": self.region},
+            ]
         mounts: list[dict[str, Any]] = [
             {"name": "shm", "mountPath": "/dev/shm"},
             {"name": "model-cache", "mountPath": HF_CACHE},

@@ -666,6 +666,11 @@ class WeightsBucketConfig(Strict):
     """The S3 bucket that holds model weights in the account (weights: s3-stream)."""
 
     name: BucketName = Field(description="Globally unique bucket name, e.g. acme-vllm-weights-dev.")
+    existing: bool = Field(
+        default=False,
+        description="The bucket exists already (kept from an earlier weights stack, or made elsewhere): no weights "
+        "stack is created, the model servers are only granted read access to it.",
+    )
     noncurrent_version_days: int = Field(
         default=30,
         ge=1,

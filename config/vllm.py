@@ -48,6 +48,10 @@ MANAGED_VLLM_FLAGS = {
 # weights: s3-stream: the Run:ai streamer's parallel S3 reads. 32 loaded Llama-3-8B (15 GB) fastest in Run:ai's
 # benchmark (4.88 s; 8.45 s at 16, 5.01 s at 64; github.com/run-ai/runai-model-streamer docs/src/benchmarks.md).
 RUNAI_STREAMER_CONCURRENCY = 32
+# The streamer's CPU staging buffer. Unset, it takes up to 40 GB (min(limit, the files' size)): a whole 8B
+# model in the pod's memory on top of vLLM's own, past a 16 GiB limit. 4 GiB holds 32 reads of its 8 MiB
+# object-storage chunks many times over (github.com/run-ai/runai-model-streamer docs/src/env-vars.md).
+RUNAI_STREAMER_MEMORY_LIMIT_BYTES = 4 * 1024**3
 # The parser for each model family, matched against the lower-cased model id.
 FAMILY_TOOL_PARSERS = {
     r"llama-?3": "llama3_json",

@@ -124,7 +124,7 @@ def weights_phases(
             load = Phase(
                 "load into GPU",
                 weight_bytes / read_rate,
-                f"{gb:.1f} GB / min(vLLM's safetensors loader {loader_rate / 1e6:.0f} MB/s, {disk.describe()}) "
+                f"{gb:.1f} GB / min(the safetensors loader {loader_rate / 1e6:.0f} MB/s, {disk.describe()}) "
                 f"[{loader['source']}]",
             )
             return fetch, load
@@ -139,7 +139,7 @@ def weights_phases(
         load = Phase(
             "load into GPU",
             weight_bytes / loader_rate,
-            f"{gb:.1f} GB / vLLM's safetensors loader {loader_rate / 1e6:.0f} MB/s (just written: in the page cache) "
+            f"{gb:.1f} GB / the safetensors loader {loader_rate / 1e6:.0f} MB/s (measured with a cold page cache) "
             f"[{loader['source']}]",
         )
         return fetch, load

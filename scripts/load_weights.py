@@ -3,8 +3,9 @@
     make load-weights ENV=prod MODEL=llama3-8b
     python -m scripts.load_weights --env prod --model llama3-8b
 
-Reads models[].revision and weights_bucket from the environment file and writes every file of that
-commit to s3://BUCKET/MODEL_ID/REVISION/, one file at a time (the disk needs room for the largest
+Reads models[].revision and weights_bucket from the environment file and writes the files vLLM serves
+from (configs, tokenizer, safetensors; not other checkpoint formats) of that commit to
+s3://BUCKET/MODEL_ID/REVISION/, one file at a time (the disk needs room for the largest
 shard, not the model), with a progress bar. Resumable: a file already in the bucket with the size the
 Hub lists is skipped, so an interrupted copy picks up where it stopped. The Hugging Face token of a
 gated model is read from the environment's secret (make secrets sets it) and never printed.
@@ -43,6 +44,10 @@ from config.loader import CONFIG_DIR
 from config.model import ModelConfig
 from functions.guards.secrets import PLACEHOLDER
 from scripts.aws_access import USAGE_PROBLEMS, ClientFactory, UsageError, signed_in, usage_problem
+
+# What vLLM's streamer pulls besides the weights: configs, tokenizers, chat templates, remote code.
+SERVED_SUFFIXES = (".safetensors", ".json", ".model", ".txt", ".py", ".tiktoken", ".jinja")
+SHARD_INDEX = "model.safetensors.index.json"
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,21 @@ def hub_files(api: HfApi, model: ModelConfig, token: str | None) -> Iterator[tup
             f"the Hub has no model {model.model_id} that this token may see: check model_id, and for a gated "
             "model that the token's account was granted access"
         ) from None
+    names = {sibling.rfilename for sibling in info.siblings or []}
     for sibling in info.siblings or []:
-        yield sibling.rfilename, sibling.size or 0
+        if serves(sibling.rfilename, names):
+            yield sibling.rfilename, sibling.size or 0
+
+
+def serves(name: str, names: set[str]) -> bool:
+    """Whether vLLM reads this file when it streams the model: configs, tokenizer and safetensors weights.
+
+    Left out: other checkpoint formats (Meta's `original/` .pth, .bin, .gguf, ...), which would double the
+    copy, and a single consolidated.safetensors beside a sharded set, which the streamer would load twice.
+    """
+    if name.startswith("original/") or not name.endswith(SERVED_SUFFIXES):
+        return False
+    return not (name.startswith("consolidated") and name.endswith(".safetensors") and SHARD_INDEX in names)
 
 
 def copy_model(

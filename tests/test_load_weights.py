@@ -19,8 +19,17 @@ TOKEN = "hf_valid_test_token_000000000000000000"
 FILES = {
     "config.json": b'{"architectures": ["LlamaForCausalLM"]}',
     "tokenizer.json": b"{}" * 500,
+    "model.safetensors.index.json": b'{"weight_map": {}}',
     "model-00001-of-00002.safetensors": bytes(range(256)) * 400,
     "model-00002-of-00002.safetensors": bytes(range(256)) * 300,
+}
+# In the repository, never copied: Meta's original checkpoint, another format, the README, and a consolidated
+# file beside the shards (the streamer would load both).
+NOT_SERVED = {
+    "original/consolidated.00.pth": b"pth" * 100,
+    "pytorch_model.bin": b"bin" * 100,
+    "README.md": b"# model card",
+    "consolidated.safetensors": b"dup" * 100,
 }
 PREFIX = f"{REPO}/{REVISION}/"
 
@@ -61,12 +70,13 @@ def stored(s3) -> dict[str, bytes]:
     }
 
 
-def test_copies_every_file_of_the_pinned_commit(env_dir, aws):
-    with hub(REPO, REVISION, FILES, token=TOKEN) as (url, requests):
+def test_copies_the_files_vllm_serves_from_of_the_pinned_commit(env_dir, aws):
+    with hub(REPO, REVISION, FILES | NOT_SERVED, token=TOKEN) as (url, requests):
         code, output = run(env_dir, url)
     assert code == 0, output
     assert stored(aws) == FILES
-    assert f"s3://{BUCKET}/{PREFIX}: 4 files, 4 copied, 0 already there" in output
+    assert f"s3://{BUCKET}/{PREFIX}: 5 files, 5 copied, 0 already there" in output
+    assert not any(name in request for request in requests for name in NOT_SERVED if "resolve" in request)
     assert any(f"/revision/{REVISION}" in request for request in requests), "the pinned commit, not main"
     assert TOKEN not in output
 
@@ -78,7 +88,7 @@ def test_a_resumed_copy_skips_what_is_there_and_redoes_a_partial_file(env_dir, a
         code, output = run(env_dir, url)
     assert code == 0, output
     assert stored(aws) == FILES
-    assert "4 files, 3 copied, 1 already there" in output
+    assert "5 files, 4 copied, 1 already there" in output
     assert not any("resolve" in request and "config.json" in request for request in requests)
 
 

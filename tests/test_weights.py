@@ -9,6 +9,7 @@ from charts.vllm import weights_uri
 from components.weights_bucket import ACCESS_LOG_DAYS, INCOMPLETE_UPLOAD_DAYS
 from config.vllm import RUNAI_STREAMER_CONCURRENCY, serve_flags
 from planning.cold_start import configured_source, environment_budgets
+from tests.conftest import load, synthesize
 from tests.manifests import documents, find
 
 STREAMED = "qwen25-7b"  # the alb fixture's s3-stream model
@@ -111,11 +112,8 @@ def test_the_streamed_model_loads_its_copy_with_the_run_ai_streamer(alb):
         == weights_uri(model, alb.config.weights_bucket.name)
     )
     assert args[args.index("--load-format") + 1] == "runai_streamer"
-    assert json.loads(args[args.index("--model-loader-extra-config") + 1]) == {
-        "concurrency": RUNAI_STREAMER_CONCURRENCY
-    }
+    assert json.loads(args[args.index("--model-loader-extra-config") + 1])["concurrency"] == RUNAI_STREAMER_CONCURRENCY
     assert args[args.index("--served-model-name") + 1] == model.model_id, "clients keep asking for the Hub id"
-    assert {"name": "AWS_REGION", "value": alb.config.region} in container["env"]
     flags = serve_flags()
     assert {"--load-format", "--model-loader-extra-config"} <= set(flags["flags"])
     assert "runai_streamer" in flags["load_formats"]
@@ -128,3 +126,31 @@ def test_the_budget_follows_the_configured_source(alb):
     assert sources == {"llama3-8b": "huggingface", STREAMED: "s3-stream"}
     budgets = environment_budgets(alb.config)[STREAMED]
     assert budgets[("s3-stream", "warm")].total_seconds < budgets[("huggingface", "warm")].total_seconds
+
+
+def test_an_existing_bucket_is_read_not_created(tmp_path):
+    """A bucket kept from an earlier weights stack (RETAIN) is adopted by name: no second stack tries to create it."""
+    config = load("alb")
+    adopted = config.model_copy(update={"weights_bucket": config.weights_bucket.model_copy(update={"existing": True})})
+    synthesized = synthesize(adopted, tmp_path / "cdk.out")
+    assert synthesized.stacks.weights is None
+    assert not any(
+        name.endswith("-weights")
+        for name in json.loads((synthesized.outdir / "manifest.json").read_text())["artifacts"]
+    )
+    _, reading = _s3_statements(synthesized)
+    assert _arn(reading["Resource"]).startswith(f"arn:<partition>:s3:::{config.weights_bucket.name}/")
+
+
+def test_the_streamer_buffer_is_bounded_and_both_region_variables_are_set(alb):
+    from config.vllm import RUNAI_STREAMER_MEMORY_LIMIT_BYTES
+
+    docs = documents(alb.stacks.inference.charts["vllm"])
+    (container,) = find(docs, "Deployment", f"vllm-{STREAMED}")["spec"]["template"]["spec"]["containers"]
+    args = container["args"]
+    extra = json.loads(args[args.index("--model-loader-extra-config") + 1])
+    assert extra["memory_limit"] == RUNAI_STREAMER_MEMORY_LIMIT_BYTES
+    memory_limit_gib = int(container["resources"]["limits"]["memory"].removesuffix("Gi"))
+    assert memory_limit_gib * 1024**3 / 2 > RUNAI_STREAMER_MEMORY_LIMIT_BYTES, "the buffer leaves vLLM most of it"
+    names = {env["name"]: env["value"] for env in container["env"]}
+    assert names["AWS_REGION"] == names["AWS_DEFAULT_REGION"] == alb.config.region
