@@ -143,6 +143,13 @@ def test_the_configured_path_over_target_warns_by_default_and_refuses_when_asked
     assert cold_start.cold_start_findings(load("dev").model_copy(update={"cold_start": generous})) == []
 
 
+def test_the_warm_target_is_checked_on_its_own():
+    config = load("dev")
+    targets = config.cold_start.model_copy(update={"new_node_seconds": 3600, "warm_node_seconds": 1})
+    (finding,) = cold_start.cold_start_findings(config.model_copy(update={"cold_start": targets}))
+    assert "on a warm node is budgeted at" in finding.message and "cold_start.warm_node_seconds 1" in finding.message
+
+
 def test_make_plan_refuses_an_over_target_start_when_told_to(tmp_path):
     import yaml
 

@@ -113,6 +113,14 @@ BAD_CONFIGS = {
         dev_with(weights_bucket={"name": "Acme_Weights"}),
         ["weights_bucket.name", "not a usable S3 bucket name", "acme-vllm-weights-dev"],
     ),
+    "a dotted bucket name": (
+        dev_with(weights_bucket={"name": "acme.vllm.weights"}),
+        ["weights_bucket.name", "not a usable S3 bucket name"],
+    ),
+    "a bucket name S3 reserves for access points": (
+        dev_with(weights_bucket={"name": "acme-weights-s3alias"}),
+        ["weights_bucket.name", "not a usable S3 bucket name"],
+    ),
     "a revision that is not a commit": (
         dev_with(models=[{**DEV["models"][0], "revision": "main"}]),
         ["models.0.revision", "[0-9a-f]{40}"],

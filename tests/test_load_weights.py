@@ -129,3 +129,35 @@ def test_a_model_that_does_not_stream_is_refused(env_dir):
     (env_dir / "stream.yaml").write_text(yaml.safe_dump(data))
     code, output = run(env_dir, "http://127.0.0.1:9")
     assert code == 2 and "set weights: s3-stream, revision" in output
+
+
+def test_each_file_is_deleted_after_its_upload_so_the_disk_holds_one_at_a_time(env_dir, aws, tmp_path):
+    from huggingface_hub import HfApi
+
+    from config import load_environment
+
+    config = load_environment("stream", config_dir=env_dir, environ={})
+    model = config.models[0]
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    on_disk: list[list[str]] = []
+    upload = aws.upload_file
+
+    def recording_upload(path, bucket, key, **kwargs):
+        files = [p for p in workdir.rglob("*") if p.is_file() and ".cache" not in p.parts]
+        on_disk.append(sorted(str(p.relative_to(workdir)) for p in files))
+        return upload(path, bucket, key, **kwargs)
+
+    aws.upload_file = recording_upload
+    with hub(REPO, REVISION, FILES, token=TOKEN) as (url, _):
+        report = load_weights.copy_model(
+            api=HfApi(endpoint=url),
+            s3=aws,
+            bucket=BUCKET,
+            model=model,
+            token=TOKEN,
+            workdir=workdir,
+            console=Console(file=io.StringIO()),
+        )
+    assert len(report.copied) == len(FILES) == len(on_disk)
+    assert all(len(files) == 1 for files in on_disk), on_disk

@@ -68,3 +68,21 @@ def test_status_prints_the_measured_start_next_to_the_budget():
 def test_a_pod_still_pending_has_no_start_yet():
     _, output = run(reader=recorded("no-gpu-node"))
     assert "Start of each pod" not in output
+
+
+def test_status_budgets_the_configured_weight_source():
+    from datetime import UTC, datetime
+
+    from config.model import EnvironmentConfig
+    from scripts import status
+    from tests.conftest import load
+
+    data = load("dev").model_dump(mode="json")
+    data["models"][0].update(weights="s3-stream", revision="a" * 40)
+    data["weights_bucket"] = {"name": "acme-weights"}
+    snapshot = status.take_snapshot(
+        recorded("ready"), EnvironmentConfig.model_validate(data), datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
+    )
+    (pod,) = snapshot.models["llama3-8b"]
+    assert pod.budget is not None
+    assert (pod.budget.weight_source, pod.budget.node) == ("s3-stream", "new")

@@ -43,9 +43,13 @@ def test_the_weights_bucket_is_private_encrypted_versioned_logged_and_kept(alb):
     assert properties["LoggingConfiguration"]["DestinationBucketName"]["Ref"].startswith("WeightsAccessLogs")
     (rule,) = properties["LifecycleConfiguration"]["Rules"]
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": alb.config.weights_bucket.noncurrent_version_days}
-    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": INCOMPLETE_UPLOAD_DAYS}
+    assert (
+        rule["AbortIncompleteMultipartUpload"]
+        == {"DaysAfterInitiation": INCOMPLETE_UPLOAD_DAYS}
+        == {"DaysAfterInitiation": 7}
+    )
     assert weights["DeletionPolicy"] == weights["UpdateReplacePolicy"] == "Retain"
-    assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == ACCESS_LOG_DAYS
+    assert logs["Properties"]["LifecycleConfiguration"]["Rules"][0]["ExpirationInDays"] == ACCESS_LOG_DAYS == 90
     assert logs["DeletionPolicy"] == "Retain"
 
 

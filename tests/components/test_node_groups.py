@@ -34,3 +34,11 @@ def test_system_group_has_no_taint_and_a_small_encrypted_root(stack: Stack, clus
     data = launch_template["Properties"]["LaunchTemplateData"]
     assert data["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
     assert data["BlockDeviceMappings"][0]["Ebs"]["Encrypted"] is True
+
+
+def test_gpu_group_root_gets_raised_throughput_and_iops(stack: Stack, cluster: eks.ICluster):
+    config = GpuNodeGroupConfig(instance_types=["g6.xlarge"], max_size=2, disk_throughput_mibps=400, disk_iops=6000)
+    GpuNodeGroup(stack, "Gpu", cluster=cluster, config=config)
+    (launch_template,) = Template.from_stack(stack).find_resources("AWS::EC2::LaunchTemplate").values()
+    ebs = launch_template["Properties"]["LaunchTemplateData"]["BlockDeviceMappings"][0]["Ebs"]
+    assert (ebs["Throughput"], ebs["Iops"]) == (400, 6000)
