@@ -9,11 +9,12 @@ with its own Pod Identity role; it may resize and shrink only this cluster's gro
 
 from typing import Any
 
-from aws_cdk import Aws, CfnJson, Duration, Stack
+from aws_cdk import Aws, CfnJson, Stack
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from components.helm import pinned_release
 from components.nag import acknowledge, acknowledge_cfn_utils_provider
 from components.workload_access import PodIdentity
 from config.model import GpuNodeGroupConfig
@@ -115,19 +116,15 @@ class ClusterAutoscaler(Construct):
                 f"<{_logical_id(cluster)}>/*/*]": "every node group of this cluster, whose names EKS generates",
             },
         )
-        self.release = eks.HelmChart(
+        self.release = pinned_release(
             self,
             "Release",
             cluster=cluster,
             chart="cluster-autoscaler",
             repository=CLUSTER_AUTOSCALER_REPOSITORY,
             version=CLUSTER_AUTOSCALER_CHART_VERSION,
-            release="cluster-autoscaler",
             namespace=NAMESPACE,
             values=chart_values(cluster.cluster_name, Stack.of(self).region, gpu_nodes),
-            wait=True,
-            atomic=True,
-            timeout=Duration.minutes(10),
         )
         # Pods started before their association get no credentials until restarted.
         self.release.node.add_dependency(identity)

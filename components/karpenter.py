@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from charts.karpenter_nodes import KarpenterNodesChart, NodeClassTargets
+from components.helm import pinned_release
 from components.nag import acknowledge, acknowledge_cfn_utils_provider, skip_scan
 from components.node_groups import node_role
 from components.workload_access import PodIdentity
@@ -136,19 +137,15 @@ class Karpenter(Construct):
             policy = iam.ManagedPolicy(self, name, statements=statements)
             identity.role.add_managed_policy(policy)
             acknowledge(policy, {_wildcard(resource): reason for resource, reason in WILDCARDS[name].items()})
-        self.controller = eks.HelmChart(
+        self.controller = pinned_release(
             self,
             "Controller",
             cluster=cluster,
             chart="karpenter",
             repository=KARPENTER_REPOSITORY,
             version=KARPENTER_VERSION,
-            release="karpenter",
             namespace=NAMESPACE,
             values=controller_values(cluster.cluster_name, self.queue.queue_name, Stack.of(self).region),
-            wait=True,
-            atomic=True,
-            timeout=Duration.minutes(10),
         )
         self.controller.node.add_dependency(identity)
         nodes = KarpenterNodesChart(

@@ -7,10 +7,10 @@ credentials; the monitoring stack grants that role the workspace it may query.
 
 from typing import Any
 
-from aws_cdk import Duration
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
+from components.helm import pinned_release
 from components.workload_access import PodIdentity
 from config.versions import KEDA_REPOSITORY, KEDA_VERSION
 
@@ -44,20 +44,15 @@ class Keda(Construct):
             if aws_identity
             else None
         )
-        self.release = eks.HelmChart(
+        self.release = pinned_release(
             self,
             "Release",
             cluster=cluster,
             chart="keda",
             repository=KEDA_REPOSITORY,
             version=KEDA_VERSION,
-            release="keda",
             namespace=NAMESPACE,
-            create_namespace=True,
             values=chart_values(),
-            wait=True,
-            atomic=True,
-            timeout=Duration.minutes(10),
         )
         if self.identity:
             self.release.node.add_dependency(self.identity)

@@ -8,11 +8,11 @@ controller manager, so their scrapes and rules are off too.
 
 from typing import Any
 
-from aws_cdk import Duration
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
 from charts.prometheus_prerequisites import RELEASE
+from components.helm import pinned_release
 from config.model import InClusterConfig, ObservabilityConfig
 from config.versions import KUBE_PROMETHEUS_STACK_REPOSITORY, KUBE_PROMETHEUS_STACK_VERSION
 
@@ -76,7 +76,7 @@ class KubePrometheusStack(Construct):
         observability: ObservabilityConfig,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.release = eks.HelmChart(
+        self.release = pinned_release(
             self,
             "Release",
             cluster=cluster,
@@ -87,8 +87,4 @@ class KubePrometheusStack(Construct):
             namespace=namespace,
             create_namespace=False,  # the prerequisites chart creates it, labelled for the NetworkPolicies
             values=chart_values(observability, storage_class=storage_class, settings=observability.in_cluster),
-            wait=True,
-            atomic=True,
-            # Under the kubectl handler's own 15-minute limit, so a stuck install is rolled back, not left pending.
-            timeout=Duration.minutes(10),
         )
