@@ -99,12 +99,12 @@ diff: install ## Show what `make deploy ENV=...` would change (needs AWS credent
 	@$(PY) -m scripts.check "$(ENV)" --deploy
 	$(CDK) diff --all -c env="$(ENV)"
 
-secrets: install ## Create ENV's secrets (a minute) and set the ones only you can give: HF token, Docker Hub (needs AWS credentials)
+secrets: install ## Create ENV's secrets and weights bucket (a minute) and set the secrets only you can give: HF token, Docker Hub (needs AWS credentials)
 	@$(PY) -m scripts.check "$(ENV)" --deploy
 	$(CDK) deploy --exclusively --require-approval never -c env="$(ENV)" $$($(PY) -m scripts.check "$(ENV)" --secret-stacks)
 	$(PY) -m scripts.set_secrets --env "$(ENV)"
 
-deploy: install ## Deploy every stack of ENV; stops first if a secret is unset or nobody would get kubectl access
+deploy: install ## Deploy every stack of ENV; stops first if a secret is unset, a streamed model is not copied, or nobody would get kubectl access
 	@$(PY) -m scripts.check "$(ENV)" --deploy --secrets
 	$(CDK) deploy --all -c env="$(ENV)"
 

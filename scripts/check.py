@@ -2,7 +2,8 @@
 
     python -m scripts.check dev                       # offline: the file's values, and that every model fits
     python -m scripts.check dev --deploy              # also: credentials, account, who gets cluster-admin
-    python -m scripts.check dev --deploy --secrets    # also: the secrets a person must set hold real values
+    python -m scripts.check dev --deploy --secrets    # also: the secrets a person must set hold real values,
+                                                      # and every streamed model's commit is in the bucket
     python -m scripts.check dev --secret-stacks       # the stacks `make secrets` deploys, one per line
 
 One paragraph and exit 2 for a problem; otherwise a short confirmation (silent offline, since synth
@@ -154,12 +155,52 @@ def deploy_checks(config: EnvironmentConfig, clients: ClientFactory, *, secrets:
                 f"{details}. The model servers would crash-loop without it, so nothing was deployed. "
                 f"Fix: run `{set_command(config)}`, then `make deploy ENV={config.name}` again."
             )
+        try:
+            problem = weights_problem(config, clients)
+        except BotoCoreError as error:
+            raise ConfigError(f"cannot read the weights bucket in {config.region}: {error}") from None
+        if problem:
+            raise ConfigError(problem)
     return granted
 
 
 def secret_stacks(config: EnvironmentConfig) -> list[str]:
-    """What `make secrets` deploys before it asks for values: the secrets, and the registry's cache credentials."""
-    return [f"{config.stack_prefix}-secrets", *([REGISTRY_STACK] if config.mirror_images else [])]
+    """What `make secrets` deploys before the slow part: the secrets, the registry's cache credentials, and the
+    weights bucket that `make load-weights` fills before the first deploy."""
+    weights = config.weights_bucket is not None and not config.weights_bucket.existing
+    return [
+        f"{config.stack_prefix}-secrets",
+        *([REGISTRY_STACK] if config.mirror_images else []),
+        *([f"{config.stack_prefix}-weights"] if weights else []),
+    ]
+
+
+def weights_problem(config: EnvironmentConfig, clients: ClientFactory) -> str | None:
+    """A model that streams from S3 with no copy of its commit there would fail its start, minutes into the deploy."""
+    streamed = [(index, model) for index, model in enumerate(config.models) if model.weights == "s3-stream"]
+    if not streamed or config.weights_bucket is None:
+        return None
+    bucket, s3 = config.weights_bucket.name, clients("s3")
+    for index, model in streamed:
+        try:
+            listing = s3.list_objects_v2(Bucket=bucket, Prefix=model.weights_prefix)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NoSuchBucket":
+                return (
+                    f"bucket {bucket} (weights_bucket.name) does not exist. Fix: run `make secrets ENV={config.name}` "
+                    f"(it deploys the weights stack), `make load-weights ENV={config.name} MODEL={model.name}`, "
+                    f"then `make deploy ENV={config.name}` again."
+                )
+            return f"cannot list s3://{bucket}/{model.weights_prefix}: {error}"
+        names = {item["Key"].removeprefix(model.weights_prefix) for item in listing.get("Contents", [])}
+        if "config.json" not in names or not any(name.endswith(".safetensors") for name in names):
+            return (
+                f"models[{index}] ({model.name}) streams s3://{bucket}/{model.weights_prefix}, which holds no copy of "
+                "that commit (config.json and safetensors), so the model server could not start; nothing was "
+                f"deployed. Fix: run `make load-weights ENV={config.name} MODEL={model.name}`, then "
+                f"`make deploy ENV={config.name}` again."
+            )
+    return None
 
 
 def main(argv: list[str] | None = None, clients: ClientFactory | None = None) -> int:

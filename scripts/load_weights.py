@@ -204,8 +204,8 @@ def main(
             s3.head_bucket(Bucket=bucket)
         except s3.exceptions.ClientError:
             raise UsageError(
-                f"bucket {bucket} is not there (or not yours): deploy it first with "
-                f"npx cdk deploy {config.stack_prefix}-weights -c env={config.name}"
+                f"bucket {bucket} is not there (or not yours): run make secrets ENV={config.name} first, which deploys "
+                f"the weights stack ({config.stack_prefix}-weights)"
             ) from None
         with tempfile.TemporaryDirectory(prefix="load-weights-") as workdir:
             report = copy_model(

@@ -142,6 +142,42 @@ def test_secret_stacks_include_the_shared_registry_only_when_mirroring():
     assert check.secret_stacks(load("prod")) == ["vllm-prod-secrets", "vllm-registry"]
 
 
+def test_make_secrets_deploys_the_weights_bucket_unless_it_is_adopted():
+    alb = load("alb")
+    assert check.secret_stacks(alb) == ["vllm-alb-secrets", "vllm-registry", "vllm-alb-weights"]
+    adopted = alb.model_copy(update={"weights_bucket": alb.weights_bucket.model_copy(update={"existing": True})})
+    assert "vllm-alb-weights" not in check.secret_stacks(adopted)
+
+
+STREAMED_COMMIT = "b" * 40
+
+
+def write_streaming_env(tmp_path: Path) -> Path:
+    data = yaml.safe_load((ROOT / "config" / "dev.yaml").read_text())
+    data["models"][0].update(weights="s3-stream", revision=STREAMED_COMMIT)
+    data["weights_bucket"] = {"name": "acme-vllm-weights-dev"}
+    (tmp_path / "dev.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+def test_a_streamed_model_without_its_copy_stops_the_deploy_with_the_command(capsys, aws, tmp_path):
+    config_dir = write_streaming_env(tmp_path)
+    aws.client("secretsmanager").create_secret(Name=HF_TOKEN, SecretString="hf_" + "z" * 34)
+    argv = ["dev", "--deploy", "--secrets", "--config-dir", str(config_dir), "--context-file", str(tmp_path / "c.json")]
+    code, out = run(capsys, aws, *argv)
+    assert code == 2 and "bucket acme-vllm-weights-dev (weights_bucket.name) does not exist" in out
+    assert "make secrets ENV=dev" in out and "make load-weights ENV=dev MODEL=llama3-8b" in out
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="acme-vllm-weights-dev")
+    prefix = f"meta-llama/Meta-Llama-3-8B-Instruct/{STREAMED_COMMIT}/"
+    s3.put_object(Bucket="acme-vllm-weights-dev", Key=prefix + "config.json", Body=b"{}")
+    code, out = run(capsys, aws, *argv)
+    assert code == 2 and "models[0] (llama3-8b) streams" in out and "holds no copy of that commit" in out
+    s3.put_object(Bucket="acme-vllm-weights-dev", Key=prefix + "model-00001-of-00004.safetensors", Body=b"x")
+    code, out = run(capsys, aws, *argv)
+    assert code == 0, out
+
+
 def test_a_role_whose_path_cannot_be_read_is_refused_not_guessed(aws):
     """A path-less guess would fail the access entry after the control plane is up, and stay recorded."""
     iam = aws.client("iam")

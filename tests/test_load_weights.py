@@ -110,7 +110,7 @@ def test_a_missing_bucket_says_which_stack_to_deploy(env_dir, aws):
     aws.delete_bucket(Bucket=BUCKET)
     with hub(REPO, REVISION, FILES, token=TOKEN) as (url, _):
         code, output = run(env_dir, url)
-    assert code == 2 and "vllm-stream-weights" in output
+    assert code == 2 and "make secrets ENV=stream" in output and "vllm-stream-weights" in output
 
 
 def test_no_aws_credentials_exit_2_before_anything(env_dir, monkeypatch, tmp_path):
