@@ -1,10 +1,10 @@
 """Cluster Autoscaler for the GPU managed node group (gpu_node_group.autoscaler: cluster-autoscaler).
 
-It finds the group by the two tags EKS puts on every managed node group's Auto Scaling group
-(auto-discovery), and, while the group is at zero, learns a GPU node's labels and taints from EKS's
-DescribeNodegroup (the ones the node group is created with, config.scheduling) and its GPUs from its
-instance type; the node group's tags add the root volume's size. Installed by Helm on the system nodes
-with its own Pod Identity role; it may resize and shrink only this cluster's groups.
+It finds the GPU group by the tags EKS puts on managed node groups' Auto Scaling groups (auto-discovery,
+narrowed to that group's name, so the system group stays as configured), and, while the group is at zero,
+learns a GPU node's labels and taints from EKS's DescribeNodegroup (the ones the node group is created
+with, config.scheduling) and its GPUs from its instance type; the node group's tags add the root volume's
+size. Installed by Helm on the system nodes with its own Pod Identity role; it may resize only that group.
 """
 
 from typing import Any
@@ -30,8 +30,9 @@ SERVICE_ACCOUNT = "cluster-autoscaler"
 # advertised yet, so it does not launch a second node while the device plugin starts on the first.
 GPU_LABEL = "k8s.amazonaws.com/accelerator"
 TEMPLATE_TAG = "k8s.io/cluster-autoscaler/node-template/resources/"
+NODEGROUP_TAG = "eks:nodegroup-name"  # EKS puts it on each managed node group's Auto Scaling group
 # Upstream's "full features" policy (cluster-autoscaler/cloudprovider/aws/README.md): reads on every resource,
-# because Auto Scaling and EC2 describe calls take no resource; writes only on groups tagged as this cluster's.
+# because Auto Scaling and EC2 describe calls take no resource; writes only on the GPU group (this cluster's tag and the group's name).
 READ_ACTIONS = [
     "autoscaling:DescribeAutoScalingGroups",
     "autoscaling:DescribeAutoScalingInstances",
@@ -53,21 +54,32 @@ def node_template_tags(gpu_nodes: GpuNodeGroupConfig) -> dict[str, str]:
     }
 
 
-def chart_values(cluster_name: str, region: str, gpu_nodes: GpuNodeGroupConfig) -> dict[str, Any]:
+def discovery_tags(cluster_name: str, nodegroup_name: str) -> list[str]:
+    """The GPU group's Auto Scaling group only. EKS tags every managed group's ASG with the first two, so the
+    system group would be found (and resized) too; the third, also EKS's, names the GPU group."""
+    return [
+        "k8s.io/cluster-autoscaler/enabled",
+        f"k8s.io/cluster-autoscaler/{cluster_name}",
+        f"{NODEGROUP_TAG}={nodegroup_name}",
+    ]
+
+
+def chart_values(cluster_name: str, nodegroup_name: str, region: str, gpu_nodes: GpuNodeGroupConfig) -> dict[str, Any]:
     return {
         "cloudProvider": "aws",
         "awsRegion": region,
-        "autoDiscovery": {"clusterName": cluster_name},
+        "autoDiscovery": {"clusterName": cluster_name, "tags": discovery_tags(cluster_name, nodegroup_name)},
         "image": {"tag": CLUSTER_AUTOSCALER_IMAGE_TAG},
         "rbac": {"serviceAccount": {"name": SERVICE_ACCOUNT}},
         "extraArgs": {
             "balance-similar-node-groups": True,
             "expander": "least-waste",
-            # An empty GPU node goes after the same quiet spell as under Karpenter; a new one is not judged
-            # before a model could have loaded on it.
+            # An empty GPU node goes after the same quiet spell as under Karpenter. Nodes running a model server
+            # are never taken: its hostPath caches make Cluster Autoscaler skip the node (like Karpenter's
+            # WhenEmpty), so a one-replica model is not moved to save money.
             "scale-down-unneeded-time": gpu_nodes.consolidate_after,
+            # A cooldown for the whole cluster after any scale-up, so a burst's new nodes are not judged at once.
             "scale-down-delay-after-add": gpu_nodes.consolidate_after,
-            "skip-nodes-with-system-pods": False,
         },
         "resources": {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}},
         "securityContext": {"runAsNonRoot": True, "runAsUser": 65534, "seccompProfile": {"type": "RuntimeDefault"}},
@@ -81,7 +93,13 @@ def chart_values(cluster_name: str, region: str, gpu_nodes: GpuNodeGroupConfig) 
 
 class ClusterAutoscaler(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, cluster: eks.ICluster, gpu_nodes: GpuNodeGroupConfig
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        cluster: eks.ICluster,
+        gpu_nodes: GpuNodeGroupConfig,
+        nodegroup_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
         identity = PodIdentity(self, "Identity", cluster=cluster, namespace=NAMESPACE, service_account=SERVICE_ACCOUNT)
@@ -101,7 +119,10 @@ class ClusterAutoscaler(Construct):
                         "StringEquals": CfnJson(
                             self,
                             "OwnedByThisCluster",
-                            value={f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster.cluster_name}": "owned"},
+                            value={
+                                f"aws:ResourceTag/k8s.io/cluster-autoscaler/{cluster.cluster_name}": "owned",
+                                f"aws:ResourceTag/{NODEGROUP_TAG}": nodegroup_name,
+                            },
                         )
                     },
                 ),
@@ -111,7 +132,7 @@ class ClusterAutoscaler(Construct):
             policy,
             {
                 "AwsSolutions-IAM5[Resource::*]": "Auto Scaling and EC2 describe calls take no resource; the two "
-                "writes are limited to Auto Scaling groups tagged k8s.io/cluster-autoscaler/<this cluster>",
+                "writes are limited to the Auto Scaling group tagged with this cluster and the GPU group's name",
                 "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/"
                 f"<{_logical_id(cluster)}>/*/*]": "every node group of this cluster, whose names EKS generates",
             },
@@ -124,10 +145,10 @@ class ClusterAutoscaler(Construct):
             repository=CLUSTER_AUTOSCALER_REPOSITORY,
             version=CLUSTER_AUTOSCALER_CHART_VERSION,
             namespace=NAMESPACE,
-            values=chart_values(cluster.cluster_name, Stack.of(self).region, gpu_nodes),
+            values=chart_values(cluster.cluster_name, nodegroup_name, Stack.of(self).region, gpu_nodes),
         )
-        # Pods started before their association get no credentials until restarted.
-        self.release.node.add_dependency(identity)
+        # Pods started before their association (or its permissions) get no credentials until restarted.
+        self.release.node.add_dependency(identity, policy)
         acknowledge_cfn_utils_provider(self)
 
 

@@ -139,7 +139,7 @@ class GpuNodeGroup(_HardenedNodeGroup):
             cluster=cluster,
             ami_type=eks.NodegroupAmiType.AL2023_X86_64_NVIDIA,
             instance_types=config.instance_types,
-            sizes=config,
+            sizes=config.created_sizes,
             disk_size_gib=config.disk_size_gib,
             disk_performance=config.raised_disk_performance,
             capacity_type=CAPACITY_TYPES[config.capacity_type],

@@ -16,8 +16,8 @@ def capacity_request(config: EnvironmentConfig) -> CapacityRequest:
         region=config.region,
         availability_zones=tuple(config.network.availability_zones),
         gpu_instance_types=tuple(gpu.instance_types),
-        # Karpenter launches what the replicas need at deploy; a fixed group launches desired_size.
-        gpu_desired_nodes=nodes_for_replicas(config) if gpu.karpenter else gpu.desired_size,
+        # An autoscaler launches what the replicas need at deploy; a fixed group launches desired_size.
+        gpu_desired_nodes=nodes_for_replicas(config) if gpu.scales else gpu.desired_size,
         gpu_max_nodes=gpu.max_size,
         capacity_type=gpu.capacity_type.value,
         system_instance_types=tuple(system.instance_types),

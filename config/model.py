@@ -103,12 +103,15 @@ class NodeGroupSize(Strict):
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
+        self.check_order()
+        return self
+
+    def check_order(self) -> None:
         if not self.min_size <= self.desired_size <= self.max_size:
             raise ValueError(
                 f"sizes must satisfy min_size <= desired_size <= max_size, got min_size={self.min_size}, "
                 f"desired_size={self.desired_size}, max_size={self.max_size}; raise max_size or lower the others"
             )
-        return self
 
 
 class NetworkConfig(Strict):
@@ -262,7 +265,7 @@ class GpuNodeGroupConfig(NodeGroupSize):
         "`karpenter`: Karpenter launches a GPU node when a model's pod is Pending and removes it once empty, up to "
         "max_size nodes (min_size and desired_size are then not used: the pods decide); `cluster-autoscaler`: the "
         "managed node group stays, and Cluster Autoscaler moves it between min_size (0 allowed) and max_size "
-        "(desired_size is its size at creation).",
+        "(desired_size is not used: the group starts at min_size, and the pods decide).",
     )
     on_demand_nodes: int = Field(
         default=0,
@@ -293,6 +296,15 @@ class GpuNodeGroupConfig(NodeGroupSize):
             raised["iops"] = self.disk_iops
         return raised
 
+    def check_order(self) -> None:
+        """With an autoscaler the pods set the count, so desired_size is not checked against the others."""
+        if self.autoscaler == "none":
+            super().check_order()
+        elif self.min_size > self.max_size:
+            raise ValueError(
+                f"min_size ({self.min_size}) is above max_size ({self.max_size}); raise max_size or lower min_size"
+            )
+
     @model_validator(mode="after")
     def _gp3_throughput_has_its_iops(self) -> Self:
         needed = self.disk_throughput_mibps * GP3_IOPS_PER_MIBPS
@@ -317,6 +329,15 @@ class GpuNodeGroupConfig(NodeGroupSize):
                     f"{' and '.join(fixed)} apply to autoscaler none only: with karpenter the pods decide how many GPU "
                     "nodes run, up to max_size; remove them"
                 )
+        if (
+            self.autoscaler == "cluster-autoscaler"
+            and self.desired_size != type(self).model_fields["desired_size"].default
+        ):
+            raise ValueError(
+                "desired_size does not apply to autoscaler cluster-autoscaler: the group starts at min_size and the "
+                "pods decide, up to max_size (EKS resizes the group whenever desired_size changes, which would fight "
+                "the autoscaler); remove it"
+            )
         if self.on_demand_nodes and not (self.autoscaler == "karpenter" and self.capacity_type is CapacityType.SPOT):
             raise ValueError(
                 "on_demand_nodes is the on-demand floor under Spot capacity: it needs autoscaler: karpenter and "
@@ -336,6 +357,14 @@ class GpuNodeGroupConfig(NodeGroupSize):
     @property
     def cluster_autoscaler(self) -> bool:
         return self.autoscaler == "cluster-autoscaler"
+
+    @property
+    def created_sizes(self) -> NodeGroupSize:
+        """The managed group's scaling config: under Cluster Autoscaler it starts at min_size, and the template's
+        desired size only moves when min_size does (EKS applies it whenever it changes)."""
+        if not self.cluster_autoscaler:
+            return self
+        return NodeGroupSize(min_size=self.min_size, desired_size=self.min_size, max_size=self.max_size)
 
     @property
     def scales(self) -> bool:

@@ -68,7 +68,11 @@ class ClusterStack(Stack):
             self.gpu_nodes.node.add_dependency(addons)
             if config.gpu_node_group.cluster_autoscaler:
                 autoscaler = ClusterAutoscaler(
-                    self, "ClusterAutoscaler", cluster=self.cluster, gpu_nodes=config.gpu_node_group
+                    self,
+                    "ClusterAutoscaler",
+                    cluster=self.cluster,
+                    gpu_nodes=config.gpu_node_group,
+                    nodegroup_name=self.gpu_nodes.nodegroup.nodegroup_name,
                 )
                 # It runs on the system nodes, with the Pod Identity agent; it discovers the GPU group by its tags.
                 autoscaler.node.add_dependency(self.system_nodes, addons, self.gpu_nodes)

@@ -122,7 +122,7 @@ def test_gpu_node_group_matches_the_guide(synth_env, env_name):
     assert nodegroup["CapacityType"] == "ON_DEMAND"
     assert nodegroup["ScalingConfig"] == {
         "MinSize": gpu.min_size,
-        "DesiredSize": gpu.desired_size,
+        "DesiredSize": gpu.created_sizes.desired_size,
         "MaxSize": gpu.max_size,
     }
     marker = {"k8s.amazonaws.com/accelerator": "nvidia"} if gpu.cluster_autoscaler else {}

@@ -52,7 +52,11 @@ def test_the_release_is_pinned_and_its_minor_is_the_clusters(alb):
         "Cluster Autoscaler's minor = the cluster's"
     )
     assert values["cloudProvider"] == "aws" and values["awsRegion"] == alb.config.region
-    assert values["autoDiscovery"] == {"clusterName": "<ref>"}
+    assert values["autoDiscovery"] == {
+        "clusterName": "<ref>",
+        # The GPU group only: EKS gives the system group's Auto Scaling group the first two tags as well.
+        "tags": ["k8s.io/cluster-autoscaler/enabled", "k8s.io/cluster-autoscaler/<ref>", "eks:nodegroup-name=<ref>"],
+    }
     assert values["rbac"] == {"serviceAccount": {"name": SERVICE_ACCOUNT}}
 
 
@@ -62,6 +66,7 @@ def test_it_balances_groups_and_removes_an_empty_gpu_node_after_the_quiet_spell(
     assert args["balance-similar-node-groups"] is True
     assert args["expander"] == "least-waste"
     assert args["scale-down-unneeded-time"] == args["scale-down-delay-after-add"] == quiet
+    assert "skip-nodes-with-system-pods" not in args and "skip-nodes-with-local-storage" not in args
 
 
 def test_it_runs_with_its_own_pod_identity_before_its_pods_start(alb):
@@ -70,7 +75,10 @@ def test_it_runs_with_its_own_pod_identity_before_its_pods_start(alb):
         "AWS::EKS::PodIdentityAssociation", {"Properties": {"Namespace": NAMESPACE, "ServiceAccount": SERVICE_ACCOUNT}}
     )
     assert len(associations) == 1
-    assert set(associations) <= set(_release(alb).get("DependsOn", []))
+    depends_on = set(_release(alb).get("DependsOn", []))
+    assert set(associations) <= depends_on
+    policy = next(i for i in alb.template_json("cluster")["Resources"] if i.startswith("ClusterAutoscalerPolicy"))
+    assert policy in depends_on, "its permissions exist before its pods ask"
 
 
 def test_it_may_resize_only_this_clusters_groups(alb):
@@ -87,9 +95,19 @@ def test_it_may_resize_only_this_clusters_groups(alb):
     assert arn.endswith(":nodegroup/<ref>/*/*")
     assert writes["Action"] == WRITE_ACTIONS and writes["Resource"] == "*"
     (condition,) = writes["Condition"]["StringEquals"]["Fn::GetAtt"][:1]
-    before, cluster, after = resources[condition]["Properties"]["Value"]["Fn::Join"][1]
-    assert before == '{"aws:ResourceTag/k8s.io/cluster-autoscaler/' and after == '":"owned"}'
-    assert cluster["Ref"].startswith("ControlPlaneCluster")
+    parts = resources[condition]["Properties"]["Value"]["Fn::Join"][1]
+    rendered = "".join(part if isinstance(part, str) else f"<{next(iter(part.values()))}>" for part in parts)
+    cluster = next(part["Ref"] for part in parts if isinstance(part, dict) and "Ref" in part)
+    assert cluster.startswith("ControlPlaneCluster")
+    (gpu_group,) = [
+        i for i in resources if i.startswith("GpuNodesNodeGroup") and resources[i]["Type"] == "AWS::EKS::Nodegroup"
+    ]
+    assert json.loads(
+        rendered.replace(f"<{cluster}>", "CLUSTER").replace(f"<['{gpu_group}', 'NodegroupName']>", "GROUP")
+    ) == {
+        "aws:ResourceTag/k8s.io/cluster-autoscaler/CLUSTER": "owned",
+        "aws:ResourceTag/eks:nodegroup-name": "GROUP",
+    }
 
 
 def test_the_group_tells_the_autoscaler_what_a_gpu_node_offers_from_the_shared_definitions(alb):
@@ -106,12 +124,17 @@ def test_the_group_tells_the_autoscaler_what_a_gpu_node_offers_from_the_shared_d
         "k8s.io/cluster-autoscaler/node-template/resources/nvidia.com/gpu": str(gpu.instance_specs[0].gpus),
         "k8s.io/cluster-autoscaler/node-template/resources/ephemeral-storage": f"{gpu.disk_size_gib}Gi",
     }
-    assert properties["ScalingConfig"] == {"MinSize": 0, "DesiredSize": gpu.desired_size, "MaxSize": gpu.max_size}
+    # Created at min_size; the pods decide the rest (a desired size in the template would fight the autoscaler).
+    assert properties["ScalingConfig"] == {
+        "MinSize": gpu.min_size,
+        "DesiredSize": gpu.min_size,
+        "MaxSize": gpu.max_size,
+    }
 
 
 def test_rollouts_surge_first_under_the_autoscalers_ceiling(alb):
     config = alb.config
-    assert gpu_node_ceiling(config) == config.gpu_node_group.max_size == 3  # not desired_size (2)
+    assert gpu_node_ceiling(config) == config.gpu_node_group.max_size == 3
     docs = documents(alb.stacks.inference.charts["vllm"])
     for model in config.models:
         assert surge_first(config, model)

@@ -54,8 +54,12 @@ BAD_CONFIGS = {
         ["gpu_node_group.max_nodes", "unknown setting", "fix its spelling"],
     ),
     "min above max": (
-        dev_with(gpu_node_group={"min_size": 5, "desired_size": 1, "max_size": 1}),
+        dev_with(gpu_node_group={"autoscaler": "none", "min_size": 5, "desired_size": 1, "max_size": 1}),
         ["gpu_node_group", "min_size <= desired_size <= max_size", "min_size=5", "max_size=1"],
+    ),
+    "min above max under an autoscaler": (
+        dev_with(gpu_node_group={"autoscaler": "cluster-autoscaler", "min_size": 5, "max_size": 1}),
+        ["gpu_node_group", "min_size (5) is above max_size (1)"],
     ),
     "a fixed node count under karpenter": (
         dev_with(gpu_node_group={"desired_size": 2}),
@@ -64,6 +68,10 @@ BAD_CONFIGS = {
     "a minimum node count under karpenter": (
         dev_with(gpu_node_group={"min_size": 1}),
         ["gpu_node_group", "min_size apply to autoscaler none only", "remove them"],
+    ),
+    "a fixed node count under cluster-autoscaler": (
+        dev_with(gpu_node_group={"autoscaler": "cluster-autoscaler", "desired_size": 2}),
+        ["gpu_node_group", "desired_size does not apply to autoscaler cluster-autoscaler", "remove it"],
     ),
     "an on-demand floor without spot": (
         dev_with(gpu_node_group={"on_demand_nodes": 1}),
