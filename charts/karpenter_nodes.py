@@ -12,6 +12,7 @@ from typing import Any
 
 from charts.common import PART_OF_LABEL, StandaloneChart, api_object
 from config.model import CapacityType, GpuNodeGroupConfig
+from config.node_config import fast_image_pull_node_config
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE, GPU_TAINT
 from config.versions import KARPENTER_AMI_ALIAS
 
@@ -86,6 +87,7 @@ def node_class_spec(gpu_nodes: GpuNodeGroupConfig, targets: NodeClassTargets, ta
             }
         ],
         "tags": tags,
+        **({"userData": fast_image_pull_node_config()} if gpu_nodes.fast_image_pull else {}),
     }
 
 

@@ -8,6 +8,7 @@ from constructs import Construct
 from components.cluster_autoscaler import GPU_LABEL, node_template_tags
 from components.nag import acknowledge, managed_policy
 from config.model import CapacityType, GpuNodeGroupConfig, NodeGroupSize, SystemNodeGroupConfig
+from config.node_config import NODE_CONFIG_CONTENT_TYPE, fast_image_pull_node_config
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 
 ROOT_DEVICE = "/dev/xvda"  # root device name of the EKS-optimized AL2023 AMIs
@@ -63,15 +64,22 @@ class _HardenedNodeGroup(Construct):
         disk_size_gib: int,
         capacity_type: eks.CapacityType,
         disk_performance: dict[str, int] | None = None,
+        node_config: str | None = None,
         labels: dict[str, str] | None = None,
         taints: list[eks.TaintSpec] | None = None,
         tags: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.role = node_role(self, "NodeRole")
+        user_data = None
+        if node_config:
+            # A MIME part of nodeadm's type: EKS merges it into the NodeConfig it writes for the group.
+            user_data = ec2.MultipartUserData()
+            user_data.add_part(ec2.MultipartBody.from_raw_body(content_type=NODE_CONFIG_CONTENT_TYPE, body=node_config))
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
+            user_data=user_data,
             require_imdsv2=True,
             http_put_response_hop_limit=IMDS_HOP_LIMIT,
             block_devices=[
@@ -142,6 +150,7 @@ class GpuNodeGroup(_HardenedNodeGroup):
             sizes=config.created_sizes,
             disk_size_gib=config.disk_size_gib,
             disk_performance=config.raised_disk_performance,
+            node_config=fast_image_pull_node_config() if config.fast_image_pull else None,
             capacity_type=CAPACITY_TYPES[config.capacity_type],
             labels=dict(GPU_NODE_LABELS) | ({GPU_LABEL: "nvidia"} if config.cluster_autoscaler else {}),
             taints=[eks.TaintSpec(effect=TAINT_EFFECTS[GPU_TAINT.effect], key=GPU_TAINT.key, value=GPU_TAINT.value)],

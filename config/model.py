@@ -22,6 +22,7 @@ from pydantic import (
 
 from config.aws_facts import ec2_instance_types, eks_regions
 from config.images import Image
+from config.node_config import FAST_IMAGE_PULL_MIN_MIBPS
 from config.versions import IMAGES
 from config.vllm import FAMILY_TOOL_PARSERS, extra_args_problems, tool_call_parsers
 from planning.catalog import InstanceSpec, gpu_instances
@@ -255,6 +256,12 @@ class GpuNodeGroupConfig(NodeGroupSize):
         "node. gp3 needs at least 4 IOPS per MiB/s of throughput.",
     )
 
+    fast_image_pull: bool = Field(
+        default=False,
+        description="SOCI parallel pull (nodeadm's FastImagePull, experimental upstream): the ~11 GB vLLM image's "
+        "layers are pulled and unpacked in parallel, about half the pull time in AWS's measurement. Needs 600+ MiB/s "
+        "to the root volume (disk_throughput_mibps and the instance's EBS bandwidth), or it is slower than without.",
+    )
     quota_guard: bool = Field(
         default=True,
         description="Check G/P vCPU quotas and AZ offerings during deploy, before the node group is created.",
@@ -304,6 +311,22 @@ class GpuNodeGroupConfig(NodeGroupSize):
             raise ValueError(
                 f"min_size ({self.min_size}) is above max_size ({self.max_size}); raise max_size or lower min_size"
             )
+
+    @model_validator(mode="after")
+    def _fast_pull_has_its_throughput(self) -> Self:
+        if not self.fast_image_pull:
+            return self
+        needed = FAST_IMAGE_PULL_MIN_MIBPS * 1024**2 / 1e6  # MB/s, as EC2 states instance EBS bandwidth
+        slow = [spec.name for spec in self.instance_specs if spec.ebs_mbps < needed]
+        if self.disk_throughput_mibps < FAST_IMAGE_PULL_MIN_MIBPS or slow:
+            raise ValueError(
+                f"fast_image_pull needs at least {FAST_IMAGE_PULL_MIN_MIBPS} MiB/s to the root volume, or pulls get "
+                f"slower than without it (nodeadm's guidance); disk_throughput_mibps is {self.disk_throughput_mibps}"
+                + (f" and the EBS bandwidth of {', '.join(slow)} is below {needed:.0f} MB/s" if slow else "")
+                + f"; raise disk_throughput_mibps to {FAST_IMAGE_PULL_MIN_MIBPS} or more, choose instance types with "
+                "more EBS bandwidth (g5.8xlarge and up, g6.4xlarge and up), or remove fast_image_pull"
+            )
+        return self
 
     @model_validator(mode="after")
     def _gp3_throughput_has_its_iops(self) -> Self:

@@ -88,16 +88,19 @@ class Disk:
         return f"the instance's EBS limit {self.instance_mbps:g} MB/s (volume {self.volume_mibps} MiB/s)"
 
 
-def image_pull_seconds(disk: Disk) -> Phase:
-    """The published pull scaled by image size, unless writing the unpacked layers to this disk takes longer."""
+def image_pull_seconds(disk: Disk, *, fast: bool = False) -> Phase:
+    """The published pull (containerd, or SOCI parallel pull when `fast`) scaled by image size, unless writing
+    the unpacked layers to this disk takes longer."""
     image, reference = facts()["image"], facts()["image_pull"]
-    measured = reference["containerd_seconds"] * image["compressed_bytes"] / reference["compressed_bytes"]
+    published = reference["soci_parallel_seconds" if fast else "containerd_seconds"]
+    measured = published * image["compressed_bytes"] / reference["compressed_bytes"]
     written = image["unpacked_bytes"] / disk.bytes_per_second
     seconds = max(measured, written)
     return Phase(
         "image pull",
         seconds,
-        f"max({reference['containerd_seconds']} s measured for {reference['compressed_bytes'] / 1e9:.2f} GB, scaled "
+        f"max({published} s measured{' with SOCI parallel pull' if fast else ''} for "
+        f"{reference['compressed_bytes'] / 1e9:.2f} GB, scaled "
         f"to {image['compressed_bytes'] / 1e9:.2f} GB = {measured:.0f} s; {image['unpacked_bytes'] / 1e9:.1f} GB "
         f"unpacked / {disk.describe()} = {written:.0f} s) [{reference['source']}]",
     )
@@ -183,7 +186,9 @@ def budget(
         Phase("node launch", known["node_ready"]["seconds"], f"measured [{known['node_ready']['source']}]")
         if new
         else Phase("node launch", 0, "the node is up"),
-        image_pull_seconds(disk) if new else Phase("image pull", 0, "the image is on the node"),
+        image_pull_seconds(disk, fast=gpu_nodes.fast_image_pull)
+        if new
+        else Phase("image pull", 0, "the image is on the node"),
         fetch,
         load,
         Phase(

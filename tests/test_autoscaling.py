@@ -567,3 +567,12 @@ def test_a_pod_that_fits_the_node_but_not_karpenters_estimate_is_refused_under_k
 def test_nodes_never_expire_unless_asked():
     assert load("dev").gpu_node_group.expire_after == "Never"
     assert _dev(expire_after="720h").gpu_node_group.expire_after == "720h"
+
+
+def test_fast_image_pull_reaches_nodeadm_through_the_node_class_and_validates():
+    fast = _dev(instance_types=["g5.8xlarge"], disk_throughput_mibps=1000, disk_iops=4000, fast_image_pull=True)
+    docs = documents(_chart(fast, deployed=True))
+    node_class = _node_class(docs)
+    assert "FastImagePull: true" in node_class["userData"] and "kind: NodeConfig" in node_class["userData"]
+    assert validate_custom_resources(docs) == [None] * len(docs)
+    assert "userData" not in _node_class(documents(_chart(load("dev")))), "off by default: no drift, no node replaced"

@@ -247,3 +247,41 @@ def test_the_gpu_root_volume_gets_the_raised_throughput_and_nothing_when_left_at
     for resource in template.find_resources("AWS::EC2::LaunchTemplate").values():
         root = resource["Properties"]["LaunchTemplateData"]["BlockDeviceMappings"][0]["Ebs"]
         assert "Throughput" not in root and "Iops" not in root, "defaults render as before: no node replaced"
+
+
+def test_fast_image_pull_halves_the_pull_where_the_disk_keeps_up():
+    fast_disk = Disk(1000, gpu_instances()["g5.8xlarge"].ebs_mbps)  # 2000 MB/s link: the volume's 1000 MiB/s binds
+    # 59.8 s with SOCI parallel pull for 10.78 GB, scaled to 11.02 GB; the 26.4 GB unpacked take 25 s at 1000 MiB/s.
+    assert image_pull_seconds(fast_disk, fast=True).seconds == pytest.approx(61.11, abs=0.01)
+    assert image_pull_seconds(fast_disk).seconds == pytest.approx(114.80, abs=0.01)
+    assert "SOCI parallel pull" in image_pull_seconds(fast_disk, fast=True).how
+
+
+def test_fast_image_pull_is_refused_where_nodeadm_says_it_slows_pulls(tmp_path):
+    import yaml
+
+    from config import load_environment
+
+    cases = {
+        "slow-volume": (
+            {"instance_types": ["g5.8xlarge"], "disk_throughput_mibps": 400},
+            "disk_throughput_mibps is 400",
+        ),
+        "slow-link": (
+            {"instance_types": ["g5.2xlarge"], "disk_throughput_mibps": 1000, "disk_iops": 4000},
+            "the EBS bandwidth of g5.2xlarge is below 629 MB/s",
+        ),
+    }
+    for name, (changes, expected) in cases.items():
+        (tmp_path / f"{name}.yaml").write_text(
+            yaml.safe_dump(dev_with(gpu_node_group={**changes, "fast_image_pull": True}))
+        )
+        with pytest.raises(ConfigError) as error:
+            load_environment(name, config_dir=tmp_path, environ={})
+        assert "fast_image_pull needs at least 600 MiB/s" in str(error.value) and expected in str(error.value), name
+    accepted = {"instance_types": ["g5.8xlarge"], "disk_throughput_mibps": 1000, "disk_iops": 4000}
+    (tmp_path / "fast.yaml").write_text(yaml.safe_dump(dev_with(gpu_node_group={**accepted, "fast_image_pull": True})))
+    config = load_environment("fast", config_dir=tmp_path, environ={})
+    budgets = environment_budgets(config)["llama3-8b"]
+    pull = {phase.name: phase.seconds for phase in budgets[("huggingface", "new")].phases}["image pull"]
+    assert pull == pytest.approx(61.11, abs=0.01)

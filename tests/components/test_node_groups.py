@@ -42,3 +42,26 @@ def test_gpu_group_root_gets_raised_throughput_and_iops(stack: Stack, cluster: e
     (launch_template,) = Template.from_stack(stack).find_resources("AWS::EC2::LaunchTemplate").values()
     ebs = launch_template["Properties"]["LaunchTemplateData"]["BlockDeviceMappings"][0]["Ebs"]
     assert (ebs["Throughput"], ebs["Iops"]) == (400, 6000)
+
+
+def test_fast_image_pull_reaches_nodeadm_through_the_launch_templates_user_data(stack: Stack, cluster: eks.ICluster):
+    import base64
+
+    config = GpuNodeGroupConfig(
+        instance_types=["g5.8xlarge"], max_size=2, disk_throughput_mibps=1000, disk_iops=4000, fast_image_pull=True
+    )
+    GpuNodeGroup(stack, "Gpu", cluster=cluster, config=config)
+    (launch_template,) = Template.from_stack(stack).find_resources("AWS::EC2::LaunchTemplate").values()
+    user_data = launch_template["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]
+    text = (
+        user_data if isinstance(user_data, str) else "".join(p for p in user_data["Fn::Join"][1] if isinstance(p, str))
+    )
+    text = text if "NodeConfig" in text else base64.b64decode(text).decode()
+    assert "Content-Type: application/node.eks.aws" in text and "MIME-Version: 1.0" in text
+    assert "kind: NodeConfig" in text and "FastImagePull: true" in text
+
+
+def test_no_user_data_unless_asked(stack: Stack, cluster: eks.ICluster):
+    GpuNodeGroup(stack, "Gpu", cluster=cluster, config=GpuNodeGroupConfig(instance_types=["g6.xlarge"], max_size=2))
+    (launch_template,) = Template.from_stack(stack).find_resources("AWS::EC2::LaunchTemplate").values()
+    assert "UserData" not in launch_template["Properties"]["LaunchTemplateData"], "no node replaced by adopting it"
