@@ -16,6 +16,9 @@ from observability.rules import VLLM_JOB
 
 AWS_AUTHENTICATION = "keda-aws"  # TriggerAuthentication: KEDA signs AMP queries with its operator's role
 POLLING_SECONDS = 15  # KEDA's default: how often the queue is read
+# The HPA acts only when a metric is more than 10 % off its target (kube-controller-manager's
+# --horizontal-pod-autoscaler-tolerance default): the triggers' targets sit that far below where action is due.
+HPA_TOLERANCE = 0.1
 SCALE_DOWN_STEP_SECONDS = 300  # at most one replica removed per five minutes, after the quiet spell
 
 

@@ -437,15 +437,17 @@ class ReplicaAutoscalingConfig(Strict):
     waiting_per_replica: int = Field(
         default=5,
         ge=1,
-        description="Queued requests (`vllm:num_requests_waiting`) per replica before one more is started; below "
-        "observability.alerts.requests_waiting, so scaling acts before the alert fires.",
+        description="Queued requests (`vllm:num_requests_waiting`) per replica the HPA aims at (it acts beyond a "
+        "10 % band: above 5.5 per replica with the default); below observability.alerts.requests_waiting, so "
+        "scaling acts before the alert fires.",
     )
     kv_cache_usage: float | None = Field(
-        default=0.9,
+        default=0.8,
         gt=0,
         le=1,
-        description="Second trigger: average KV-cache usage (0-1) above which one more replica starts, before "
-        "vLLM preempts requests; empty: the queue alone.",
+        description="Second trigger: target average KV-cache usage (0-1). The HPA ignores a 10 % band around a "
+        "target, so one more replica starts above about 0.88 with the default, before vLLM preempts requests "
+        "(0.9 would wait for 0.99); empty: the queue alone.",
     )
     scale_down_after_seconds: int = Field(
         default=900,

@@ -576,3 +576,11 @@ def test_fast_image_pull_reaches_nodeadm_through_the_node_class_and_validates():
     assert "FastImagePull: true" in node_class["userData"] and "kind: NodeConfig" in node_class["userData"]
     assert validate_custom_resources(docs) == [None] * len(docs)
     assert "userData" not in _node_class(documents(_chart(load("dev")))), "off by default: no drift, no node replaced"
+
+
+def test_both_triggers_act_before_their_alerts_despite_the_hpa_tolerance(dev):
+    from charts.autoscaling import HPA_TOLERANCE
+
+    scaling, alerts = dev.config.models[0].autoscaling, dev.config.observability.alerts
+    assert scaling.kv_cache_usage * (1 + HPA_TOLERANCE) < alerts.kv_cache_full
+    assert scaling.waiting_per_replica * (1 + HPA_TOLERANCE) < alerts.requests_waiting
