@@ -38,7 +38,7 @@ def check(tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]) -> tupl
 
 
 def test_shipped_environments_are_valid():
-    assert available_environments() == ["dev", "prod"]
+    assert available_environments() == ["dev", "llama70b", "prod"]
     for name in available_environments():
         config = load_environment(name, environ={})
         assert config.name == name

@@ -1,0 +1,55 @@
+"""The 70B example (config/llama70b.yaml): one pod over four L40S GPUs, everything sized from the model and
+tensor_parallel_size, validated at synth only (it is not deployed by default)."""
+
+import pytest
+
+from charts.vllm import deployment_name
+from config.capacity import capacity_request
+from config.scheduling import GPU_RESOURCE
+from functions.guards.capacity import QUOTAS, _family
+from planning.fit import deployability
+from planning.sizing import plan_environment
+from tests.manifests import documents, find
+
+
+@pytest.fixture(scope="module")
+def big(synth_env):
+    return synth_env("llama70b")
+
+
+def test_it_fits_with_useful_concurrency_and_synth_accepts_it(big):
+    problems, _ = deployability(big.config)
+    assert problems == []
+    (model_plan,) = plan_environment(big.config)
+    sizing = model_plan.sizing
+    assert sizing.instance.name == "g6e.12xlarge" and sizing.layout.tensor_parallel_size == sizing.instance.gpus == 4
+    assert sizing.layout.weight_bytes == 1, "FP8 weights on an FP8-capable GPU"
+    assert sizing.weights_per_gpu_gib < 20 and sizing.max_concurrency > 30
+
+
+def test_one_pod_takes_the_nodes_four_gpus_with_what_tensor_parallelism_needs(big):
+    model = big.config.models[0]
+    docs = documents(big.stacks.inference.charts["vllm"])
+    pod = find(docs, "Deployment", deployment_name(model))["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["resources"]["requests"][GPU_RESOURCE] == container["resources"]["limits"][GPU_RESOURCE] == "4"
+    args = container["args"]
+    assert args[args.index("--tensor-parallel-size") + 1] == "4"
+    assert args[args.index("--quantization") + 1] == "fp8"
+    shm = next(volume for volume in pod["volumes"] if volume["name"] == "shm")
+    assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "32Gi"}
+    assert container["resources"]["limits"]["memory"] == "192Gi" and container["resources"]["requests"]["cpu"] == "32"
+
+
+def test_the_gpu_pool_and_the_quota_follow_the_instance(big):
+    from tests.test_autoscaling import _applied, _pools
+
+    (pool,) = _pools(_applied(big)).values()
+    assert pool["limits"] == {GPU_RESOURCE: "4", "cpu": "48"}
+    request = capacity_request(big.config)
+    assert request.gpu_instance_types == ("g6e.12xlarge",) and (request.gpu_desired_nodes, request.gpu_max_nodes) == (
+        1,
+        1,
+    )
+    quota = QUOTAS[(_family(request.gpu_instance_types[0]), request.capacity_type)]
+    assert quota.code == "L-DB2E81BA", "g6e draws on the Running On-Demand G and VT instances quota"
