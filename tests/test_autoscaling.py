@@ -582,5 +582,7 @@ def test_both_triggers_act_before_their_alerts_despite_the_hpa_tolerance(dev):
     from charts.autoscaling import HPA_TOLERANCE
 
     scaling, alerts = dev.config.models[0].autoscaling, dev.config.observability.alerts
+    assert HPA_TOLERANCE == 0.1, "kube-controller-manager's default"
+    assert alerts.kv_cache_full <= 0.9 * (1 + HPA_TOLERANCE), "the old target would wait past the alert"
     assert scaling.kv_cache_usage * (1 + HPA_TOLERANCE) < alerts.kv_cache_full
     assert scaling.waiting_per_replica * (1 + HPA_TOLERANCE) < alerts.requests_waiting

@@ -53,3 +53,14 @@ def test_the_gpu_pool_and_the_quota_follow_the_instance(big):
     )
     quota = QUOTAS[(_family(request.gpu_instance_types[0]), request.capacity_type)]
     assert quota.code == "L-DB2E81BA", "g6e draws on the Running On-Demand G and VT instances quota"
+
+
+def test_its_image_pull_is_the_fast_one_its_comment_promises(big):
+    from planning.cold_start import environment_budgets
+    from tests.test_autoscaling import _applied, _node_class
+
+    assert big.config.gpu_node_group.fast_image_pull
+    assert "FastImagePull: true" in _node_class(_applied(big))["userData"]
+    budgets = environment_budgets(big.config)["llama31-70b"]
+    pull = {phase.name: phase.seconds for phase in budgets[("huggingface", "new")].phases}["image pull"]
+    assert pull == pytest.approx(61.1, abs=0.1)

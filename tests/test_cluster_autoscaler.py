@@ -153,3 +153,51 @@ def test_no_cluster_autoscaler_in_the_other_modes(synth_env):
         assert not template.find_resources(
             "Custom::AWSCDK-EKS-HelmChart", {"Properties": {"Chart": "cluster-autoscaler"}}
         )
+
+
+def test_it_runs_unprivileged_with_bounded_memory(alb):
+    values = _values(_release(alb))
+    assert values["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65534,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert values["containerSecurityContext"] == {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+    assert values["resources"] == {"requests": {"cpu": "100m", "memory": "300Mi"}, "limits": {"memory": "600Mi"}}
+
+
+def test_a_fixed_group_launches_desired_size_and_an_autoscaled_one_what_the_pods_need():
+    from tests.conftest import load
+
+    fixed = load("node-group")
+    group = fixed.gpu_node_group
+    for desired in (0, 2):
+        sized = fixed.model_copy(update={"gpu_node_group": group.model_copy(update={"desired_size": desired})})
+        assert capacity_request(sized).gpu_desired_nodes == desired
+
+
+def test_an_autoscaled_group_may_start_at_its_maximum():
+    from config.model import GpuNodeGroupConfig
+
+    sizes = GpuNodeGroupConfig(autoscaler="cluster-autoscaler", min_size=2, max_size=2).created_sizes
+    assert (sizes.min_size, sizes.desired_size, sizes.max_size) == (2, 2, 2)
+
+
+def test_every_helm_release_waits_rolls_back_and_times_out_under_the_kubectl_handler(synth_env):
+    for env_name in ("dev", "alb"):
+        releases = {
+            logical_id: release
+            for logical_id, release in synth_env(env_name)
+            .template("cluster")
+            .find_resources("Custom::AWSCDK-EKS-HelmChart")
+            .items()
+            if release["Properties"]["Chart"] in ("karpenter", "keda", "cluster-autoscaler")  # components/helm.py's
+        }
+        assert releases
+        for logical_id, release in releases.items():
+            properties = release["Properties"]
+            assert (properties["Wait"], properties["Atomic"], properties["Timeout"]) == (True, True, "600s"), logical_id

@@ -3,6 +3,7 @@
 import gzip
 import io
 import json
+import re
 from pathlib import Path
 
 import moto
@@ -285,3 +286,13 @@ def test_fast_image_pull_is_refused_where_nodeadm_says_it_slows_pulls(tmp_path):
     budgets = environment_budgets(config)["llama3-8b"]
     pull = {phase.name: phase.seconds for phase in budgets[("huggingface", "new")].phases}["image pull"]
     assert pull == pytest.approx(61.11, abs=0.01)
+
+
+def test_the_fast_pull_threshold_is_600_mib_per_second_in_ec2s_megabytes():
+    from config.model import GpuNodeGroupConfig
+
+    # g6.xlarge's EBS link: 625 MB/s, over 600 MB/s but under 600 MiB/s (629.1 MB/s).
+    with pytest.raises(ValueError, match=re.escape("the EBS bandwidth of g6.xlarge is below 629 MB/s")):
+        GpuNodeGroupConfig(
+            instance_types=["g6.xlarge"], disk_throughput_mibps=600, disk_iops=3000, fast_image_pull=True
+        )

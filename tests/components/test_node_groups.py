@@ -1,5 +1,6 @@
 """components/node_groups.py on its own: the GPU group's scheduling contract and hardened launch template."""
 
+import yaml
 from aws_cdk import Stack
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk.assertions import Template
@@ -58,10 +59,18 @@ def test_fast_image_pull_reaches_nodeadm_through_the_launch_templates_user_data(
     )
     text = text if "NodeConfig" in text else base64.b64decode(text).decode()
     assert "Content-Type: application/node.eks.aws" in text and "MIME-Version: 1.0" in text
-    assert "kind: NodeConfig" in text and "FastImagePull: true" in text
+    document = text.split("---\n", 1)[1].split("\n--", 1)[0]
+    assert yaml.safe_load(document) == {
+        "apiVersion": "node.eks.aws/v1alpha1",
+        "kind": "NodeConfig",
+        "spec": {"featureGates": {"FastImagePull": True}},
+    }
 
 
 def test_no_user_data_unless_asked(stack: Stack, cluster: eks.ICluster):
     GpuNodeGroup(stack, "Gpu", cluster=cluster, config=GpuNodeGroupConfig(instance_types=["g6.xlarge"], max_size=2))
     (launch_template,) = Template.from_stack(stack).find_resources("AWS::EC2::LaunchTemplate").values()
     assert "UserData" not in launch_template["Properties"]["LaunchTemplateData"], "no node replaced by adopting it"
+    (group,) = Template.from_stack(stack).find_resources("AWS::EKS::Nodegroup").values()
+    assert not [key for key in group["Properties"].get("Tags", {}) if key.startswith("k8s.io/cluster-autoscaler/")]
+    assert "k8s.amazonaws.com/accelerator" not in group["Properties"]["Labels"]
