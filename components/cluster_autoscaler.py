@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from components.helm import pinned_release
-from components.nag import acknowledge, acknowledge_cfn_utils_provider
+from components.nag import acknowledge, acknowledge_cfn_utils_provider, logical_id, wildcard_resource
 from components.workload_access import PodIdentity
 from config.model import GpuNodeGroupConfig
 from config.versions import (
@@ -131,10 +131,11 @@ class ClusterAutoscaler(Construct):
         acknowledge(
             policy,
             {
-                "AwsSolutions-IAM5[Resource::*]": "Auto Scaling and EC2 describe calls take no resource; the two "
+                wildcard_resource("*"): "Auto Scaling and EC2 describe calls take no resource; the two "
                 "writes are limited to the Auto Scaling group tagged with this cluster and the GPU group's name",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/"
-                f"<{_logical_id(cluster)}>/*/*]": "every node group of this cluster, whose names EKS generates",
+                wildcard_resource(
+                    f"arn:<AWS::Partition>:eks:<AWS::Region>:<AWS::AccountId>:nodegroup/<{logical_id(cluster)}>/*/*"
+                ): "every node group of this cluster, whose names EKS generates",
             },
         )
         self.release = pinned_release(
@@ -150,8 +151,3 @@ class ClusterAutoscaler(Construct):
         # Pods started before their association (or its permissions) get no credentials until restarted.
         self.release.node.add_dependency(identity, policy)
         acknowledge_cfn_utils_provider(self)
-
-
-def _logical_id(cluster: eks.ICluster) -> str:
-    stack = Stack.of(cluster)
-    return stack.resolve(stack.get_logical_id(cluster.node.default_child))

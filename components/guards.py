@@ -22,6 +22,7 @@ from components.nag import (
     invoke_any_version,
     managed_policy,
     skip_scan,
+    wildcard_resource,
 )
 from config.versions import LAMBDA_PYTHON_RUNTIME
 from functions.guards.capacity import CapacityRequest
@@ -81,7 +82,7 @@ class _Guard(Construct):
             invoke_any_version(function): "the provider framework may invoke any version of its own handler",
         }
         if wildcard_reason:
-            findings["AwsSolutions-IAM5[Resource::*]"] = wildcard_reason
+            findings[wildcard_resource("*")] = wildcard_reason
         acknowledge(self, findings)
         skip_scan(
             self,
@@ -135,7 +136,7 @@ class SecretsGuard(_Guard):
         acknowledge(
             self,
             {
-                f"AwsSolutions-IAM5[Resource::{_nag_arn(spec.name)}]": "Secrets Manager appends six random "
+                wildcard_resource(_nag_arn(spec.name)): "Secrets Manager appends six random "
                 "characters to a secret's ARN; the name before them is exact"
                 for spec in secrets
             },

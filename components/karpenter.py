@@ -18,7 +18,7 @@ from constructs import Construct
 
 from charts.karpenter_nodes import KarpenterNodesChart, NodeClassTargets
 from components.helm import pinned_release
-from components.nag import acknowledge, acknowledge_cfn_utils_provider, skip_scan
+from components.nag import acknowledge, acknowledge_cfn_utils_provider, skip_scan, wildcard_resource
 from components.node_groups import node_role
 from components.workload_access import PodIdentity
 from config.model import GpuNodeGroupConfig
@@ -71,10 +71,6 @@ WILDCARDS: dict[str, dict[str, str]] = {
         "resolve the pinned AMI alias",
     },
 }
-
-
-def _wildcard(resource: str) -> str:
-    return f"AwsSolutions-IAM5[Resource::{resource}]"
 
 
 class Karpenter(Construct):
@@ -136,7 +132,7 @@ class Karpenter(Construct):
         for name, statements in controller_statements(self, cluster.cluster_name, self.role, self.queue).items():
             policy = iam.ManagedPolicy(self, name, statements=statements)
             identity.role.add_managed_policy(policy)
-            acknowledge(policy, {_wildcard(resource): reason for resource, reason in WILDCARDS[name].items()})
+            acknowledge(policy, {wildcard_resource(resource): reason for resource, reason in WILDCARDS[name].items()})
         self.controller = pinned_release(
             self,
             "Controller",

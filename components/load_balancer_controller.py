@@ -3,7 +3,7 @@
 from aws_cdk import aws_eks_v2 as eks
 from constructs import Construct
 
-from components.nag import acknowledge, acknowledge_cfn_utils_provider, skip_scan
+from components.nag import acknowledge, acknowledge_cfn_utils_provider, skip_scan, wildcard_resource
 from config.versions import LOAD_BALANCER_CONTROLLER_VERSION
 
 # aws-cdk-lib's constant for the pinned version carries the matching AWS-maintained IAM policy.
@@ -23,9 +23,7 @@ class LoadBalancerController(Construct):
             "groups and security groups whose ids it cannot know in advance; mutations are conditioned on "
             "the elbv2.k8s.aws/cluster tag"
         )
-        acknowledge(
-            self.controller, {f"AwsSolutions-IAM5[Resource::{resource}]": reason for resource in WILDCARD_RESOURCES}
-        )
+        acknowledge(self.controller, {wildcard_resource(resource): reason for resource in WILDCARD_RESOURCES})
         skip_scan(self.controller, {"CKV_AWS_111": reason}, resource_type="AWS::IAM::Policy")
         acknowledge_cfn_utils_provider(self)
 

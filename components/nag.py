@@ -16,12 +16,22 @@ def managed_policy(name: str) -> str:
     return f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]"
 
 
-def invoke_any_version(function: IConstruct) -> str:
-    """The IAM5 finding id for a provider framework allowed to invoke every version of `function`."""
-    resource = function.node.default_child
+def wildcard_resource(resource: str) -> str:
+    """The finding id cdk-nag's IAM5 rule gives a policy resource with a wildcard, as cdk-nag renders it."""
+    return f"AwsSolutions-IAM5[Resource::{resource}]"
+
+
+def logical_id(construct: IConstruct) -> str:
+    """A construct's CloudFormation logical id, as cdk-nag names a reference to it (`<LogicalId>`)."""
+    resource = construct.node.default_child
     assert isinstance(resource, CfnElement)
     stack = Stack.of(resource)
-    return f"AwsSolutions-IAM5[Resource::<{stack.resolve(stack.get_logical_id(resource))}.Arn>:*]"
+    return str(stack.resolve(stack.get_logical_id(resource)))
+
+
+def invoke_any_version(function: IConstruct) -> str:
+    """The IAM5 finding id for a provider framework allowed to invoke every version of `function`."""
+    return wildcard_resource(f"<{logical_id(function)}.Arn>:*")
 
 
 def skip_scan(scope: IConstruct, findings: dict[str, str], *, resource_type: str) -> None:

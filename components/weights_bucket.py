@@ -9,7 +9,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from components.nag import acknowledge, skip_scan
+from components.nag import acknowledge, skip_scan, wildcard_resource
 from config.model import ModelConfig, WeightsBucketConfig
 
 ACCESS_LOG_DAYS = 90
@@ -86,7 +86,7 @@ def grant_stream(role: iam.IRole, bucket_name: str, models: list[ModelConfig]) -
     acknowledge(
         role,
         {
-            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{bucket_name}/{prefix}*]": "every file of one "
+            wildcard_resource(f"arn:<AWS::Partition>:s3:::{bucket_name}/{prefix}*"): "every file of one "
             "model commit's copy (config, tokenizer, safetensors shards), whose names the model decides"
             for prefix in prefixes
         },

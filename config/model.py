@@ -1051,6 +1051,11 @@ class EnvironmentConfig(Strict):
         return f"{self.stack_prefix}/api-key"
 
     @property
+    def creates_weights_bucket(self) -> bool:
+        """Whether the weights stack exists: a weights bucket is configured and not adopted (`existing`)."""
+        return self.weights_bucket is not None and not self.weights_bucket.existing
+
+    @property
     def hf_token_secret_name(self) -> str:
         """Secrets Manager name of the Hugging Face token: the stack creates it, the chart mounts it."""
         return f"{self.stack_prefix}/huggingface-token"

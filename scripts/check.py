@@ -167,11 +167,10 @@ def deploy_checks(config: EnvironmentConfig, clients: ClientFactory, *, secrets:
 def secret_stacks(config: EnvironmentConfig) -> list[str]:
     """What `make secrets` deploys before the slow part: the secrets, the registry's cache credentials, and the
     weights bucket that `make load-weights` fills before the first deploy."""
-    weights = config.weights_bucket is not None and not config.weights_bucket.existing
     return [
         f"{config.stack_prefix}-secrets",
         *([REGISTRY_STACK] if config.mirror_images else []),
-        *([f"{config.stack_prefix}-weights"] if weights else []),
+        *([f"{config.stack_prefix}-weights"] if config.creates_weights_bucket else []),
     ]
 
 

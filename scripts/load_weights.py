@@ -42,7 +42,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from config import EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
 from config.model import ModelConfig
-from functions.guards.secrets import PLACEHOLDER
+from functions.guards.secrets import HF_TOKEN, value_problem
 from scripts.aws_access import USAGE_PROBLEMS, ClientFactory, UsageError, signed_in, usage_problem
 
 # What vLLM's streamer pulls besides the weights: configs, tokenizers, chat templates, remote code.
@@ -84,8 +84,8 @@ def hub_token(clients: ClientFactory, config: EnvironmentConfig, model: ModelCon
         token: str = secrets.get_secret_value(SecretId=name)["SecretString"]
     except secrets.exceptions.ResourceNotFoundException:
         raise UsageError(f"secret {name} does not exist yet; run make secrets ENV={config.name} first") from None
-    if not token.strip() or token == PLACEHOLDER:
-        raise UsageError(f"secret {name} holds no Hugging Face token yet; run make secrets ENV={config.name}")
+    if problem := value_problem(HF_TOKEN, token):
+        raise UsageError(f"secret {name} {problem}; run make secrets ENV={config.name}")
     return token.strip()
 
 

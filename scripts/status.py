@@ -835,11 +835,11 @@ START_COLUMNS = (
 
 def render_starts(console: Console, snapshot: Snapshot) -> None:
     """Each started pod's phases as measured, over what the cold-start budget expected for that kind of start."""
-    started = [(model, pod) for model, pods in snapshot.models.items() for pod in pods if pod.start]
+    started = [pod for pods in snapshot.models.values() for pod in pods if pod.start]
     if not started:
         return
     table = _table("Start of each pod, seconds: measured (budget)", "pod", *(title for title, _, _ in START_COLUMNS))
-    for _, pod in started:
+    for pod in started:
         assert pod.start is not None
         phases = {phase.name: phase.seconds for phase in pod.budget.phases} if pod.budget else {}
         cells = []

@@ -94,7 +94,7 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
     )
     inference.add_stack_dependency(secrets_stack, "the model servers mount the secrets it creates")
     weights = None
-    if config.weights_bucket and not config.weights_bucket.existing:
+    if config.weights_bucket and config.creates_weights_bucket:
         weights = WeightsStack(
             app,
             f"{prefix}-weights",

@@ -189,3 +189,23 @@ def test_every_node_role_has_ssm_and_no_ssh(dev):
 def test_explicit_account_is_used(variant):
     assert variant.stacks.cluster.account == "111111111111"
     assert variant.stacks.cluster.region == "us-east-1"
+
+
+# The releases components/helm.py installs in the cluster stack (kube-prometheus-stack's is in the inference stack).
+PINNED_CHARTS = ("karpenter", "keda", "cluster-autoscaler")
+
+
+def test_every_helm_release_waits_rolls_back_and_times_out_under_the_kubectl_handler(synth_env):
+    for env_name in ("dev", "alb"):
+        releases = {
+            logical_id: release
+            for logical_id, release in synth_env(env_name)
+            .template("cluster")
+            .find_resources("Custom::AWSCDK-EKS-HelmChart")
+            .items()
+            if release["Properties"]["Chart"] in PINNED_CHARTS
+        }
+        assert releases
+        for logical_id, release in releases.items():
+            properties = release["Properties"]
+            assert (properties["Wait"], properties["Atomic"], properties["Timeout"]) == (True, True, "600s"), logical_id

@@ -185,19 +185,3 @@ def test_an_autoscaled_group_may_start_at_its_maximum():
 
     sizes = GpuNodeGroupConfig(autoscaler="cluster-autoscaler", min_size=2, max_size=2).created_sizes
     assert (sizes.min_size, sizes.desired_size, sizes.max_size) == (2, 2, 2)
-
-
-def test_every_helm_release_waits_rolls_back_and_times_out_under_the_kubectl_handler(synth_env):
-    for env_name in ("dev", "alb"):
-        releases = {
-            logical_id: release
-            for logical_id, release in synth_env(env_name)
-            .template("cluster")
-            .find_resources("Custom::AWSCDK-EKS-HelmChart")
-            .items()
-            if release["Properties"]["Chart"] in ("karpenter", "keda", "cluster-autoscaler")  # components/helm.py's
-        }
-        assert releases
-        for logical_id, release in releases.items():
-            properties = release["Properties"]
-            assert (properties["Wait"], properties["Atomic"], properties["Timeout"]) == (True, True, "600s"), logical_id

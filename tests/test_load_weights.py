@@ -161,3 +161,15 @@ def test_each_file_is_deleted_after_its_upload_so_the_disk_holds_one_at_a_time(e
         )
     assert len(report.copied) == len(FILES) == len(on_disk)
     assert all(len(files) == 1 for files in on_disk), on_disk
+
+
+def test_a_token_still_at_its_placeholder_stops_before_the_hub_is_asked(env_dir, aws):
+    from functions.guards.secrets import PLACEHOLDER
+
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId="vllm-stream/huggingface-token", SecretString=PLACEHOLDER
+    )
+    with hub(REPO, REVISION, FILES, token=TOKEN) as (url, requests):
+        code, output = run(env_dir, url)
+    assert code == 2 and "holds no value yet" in output and "make secrets ENV=stream" in output
+    assert requests == [] and stored(aws) == {}
