@@ -37,8 +37,12 @@ PRIVATE_SUBNET_MASK = 19  # 8,190 addresses per AZ: the VPC CNI gives every pod 
 PUBLIC_SUBNET_MASK = 22  # load balancers and NAT gateways only
 MIN_AZS = 2  # EKS requires subnets in at least two AZs
 GP3_IOPS_PER_MIBPS = 4  # gp3: at most 0.25 MiB/s of throughput per provisioned IOPS (EBS volume types page)
+# gp3's included and maximum performance, as aws-cdk-lib 2.275's EbsDeviceOptions documents it (125-2000 MiB/s,
+# 3,000-80,000 IOPS, 0.25 MiB/s per IOPS).
 GP3_INCLUDED_MIBPS = 125  # what every gp3 volume gets at no extra charge
 GP3_INCLUDED_IOPS = 3000
+GP3_MAX_MIBPS = 2000
+GP3_MAX_IOPS = 80000
 
 
 def _ipv4_network(value: str) -> str:
@@ -243,7 +247,7 @@ class GpuNodeGroupConfig(NodeGroupSize):
     disk_throughput_mibps: int = Field(
         default=GP3_INCLUDED_MIBPS,
         ge=GP3_INCLUDED_MIBPS,
-        le=2000,
+        le=GP3_MAX_MIBPS,
         description="gp3 throughput of the GPU root volume, MiB/s: it bounds how fast the ~26 GB unpacked vLLM "
         "image is written at start (make plan prints the budget). 125 is included in the price; above it, "
         "about $0.04 per MiB/s-month per node. The instance's own EBS limit may be lower (make plan says).",
@@ -251,7 +255,7 @@ class GpuNodeGroupConfig(NodeGroupSize):
     disk_iops: int = Field(
         default=GP3_INCLUDED_IOPS,
         ge=GP3_INCLUDED_IOPS,
-        le=80000,
+        le=GP3_MAX_IOPS,
         description="gp3 IOPS of the GPU root volume. 3000 is included; above it, about $0.005 per IOPS-month per "
         "node. gp3 needs at least 4 IOPS per MiB/s of throughput.",
     )

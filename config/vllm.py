@@ -51,6 +51,8 @@ RUNAI_STREAMER_CONCURRENCY = 32
 # The streamer's CPU staging buffer. Unset, it takes up to 40 GB (min(limit, the files' size)): a whole 8B
 # model in the pod's memory on top of vLLM's own, past a 16 GiB limit. 4 GiB holds 32 reads of its 8 MiB
 # object-storage chunks many times over (github.com/run-ai/runai-model-streamer docs/src/env-vars.md).
+# `concurrency` and `memory_limit` (integers, bytes) are the only --model-loader-extra-config keys the pinned
+# release's runai_streamer loader accepts (vllm 0.31.0 wheel, model_executor/model_loader/runai_streamer_loader.py).
 RUNAI_STREAMER_MEMORY_LIMIT_BYTES = 4 * 1024**3
 # The parser for each model family, matched against the lower-cased model id.
 FAMILY_TOOL_PARSERS = {

@@ -1,8 +1,9 @@
 """How long each phase of a model server's start took, read from the pod, its events and its log.
 
 The measured side of the cold-start budget (planning/cold_start.py): `make status` prints both. The log
-lines are the pinned vLLM release's (config/vllm.py); "torch.compile took" replaced "takes" in 2026, both
-are read. A phase with no line (a cached download, a start older than the log kept) is None, not 0.
+lines are the pinned vLLM release's (config/vllm.py), read in its wheel's source (vllm 0.31.0:
+compilation/monitor.py, model_executor/model_loader/weight_utils.py, v1/worker/gpu_model_runner.py); older
+wordings ("torch.compile takes", "GiB and") are read too. A phase with no line (a cached download, a start older than the log kept) is None, not 0.
 """
 
 import re
@@ -16,7 +17,9 @@ Json = dict[str, Any]
 PULLED = re.compile(r'Successfully pulled image "[^"]*" in ((?:[\d.]+(?:h|ms|m|s|µs|us|ns))+)')
 ALREADY_PRESENT = re.compile(r"already present on machine")
 DOWNLOAD = re.compile(r"Time spent downloading weights for .*?: ([\d.]+) seconds")
-MODEL_LOADING = re.compile(r"Model loading took [\d.]+ GiB and ([\d.]+) seconds")
+# 0.31.0 (vllm/v1/worker/gpu_model_runner.py): "Model loading took %s GiB memory and %.6f seconds"; older releases
+# omit "memory".
+MODEL_LOADING = re.compile(r"Model loading took [\d.]+ GiB (?:memory )?and ([\d.]+) seconds")
 COMPILE = re.compile(r"torch\.compile (?:takes|took) ([\d.]+) s in total")
 GRAPHS = re.compile(r"Graph capturing finished in ([\d.]+) secs")
 GO_DURATION_PART = re.compile(r"([\d.]+)(h|ms|m|s|µs|us|ns)")

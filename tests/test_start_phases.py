@@ -47,10 +47,13 @@ def test_a_restart_on_a_warm_node_reads_as_one():
     events = [{"reason": "Pulled", "message": 'Container image "x" already present on machine'}]
     lines = [
         "(EngineCore_DP0 pid=1) INFO 11-28 16:00:20 [gpu_model_runner.py:1] Model loading took 14.9 GiB and 9.5 seconds",
+        "(EngineCore_DP0 pid=1) INFO 11-28 16:00:21 [gpu_model_runner.py:1] Model loading took 14.9 GiB memory and 9.6 "
+        "seconds",
         "(EngineCore_DP0 pid=1) INFO 11-28 16:00:30 [monitor.py:1] torch.compile takes 9.1 s in total",
     ]
     start = measured_start(pod, events, lines)
-    assert (start.image_pull, start.weights_download, start.weights_and_load) == (0, 0, 9.5)
+    # Both wordings are read; the newest line (the pinned release's "GiB memory and") decides.
+    assert (start.image_pull, start.weights_download, start.weights_and_load) == (0, 0, 9.6)
     assert start.torch_compile == 9.1 and start.cuda_graphs is None and start.to_ready == 70
     assert not start.new_node
 
