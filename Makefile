@@ -32,7 +32,7 @@ endif
 quote = '$(subst ','\'',$(1))'
 
 .DEFAULT_GOAL := help
-.PHONY: help install synth test lint snapshot-update docs bench diff secrets deploy kubeconfig status destroy plan load-weights preflight smoke clean
+.PHONY: help install synth test lint snapshot-update docs bench diff secrets deploy kubeconfig status destroy plan load-weights preflight smoke bench-endpoint clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -129,6 +129,9 @@ preflight: install ## Check GPU quotas, AZ offerings and the EKS version for ENV
 
 smoke: install ## Smoke-test a deployed endpoint: make smoke URL=https://... ENV=dev (reads the api key from AWS)
 	$(PY) -m scripts.smoke_test --url $(call quote,$(URL)) --env "$(ENV)"
+
+bench-endpoint: install ## Run vLLM's benchmark client in ENV's cluster against MODEL (a Job on the system nodes) and print measured next to predicted
+	$(PY) -m scripts.bench_endpoint --env "$(ENV)" $(if $(MODEL),--model $(call quote,$(MODEL)))
 
 clean: ## Remove build output and installed tools
 	rm -rf cdk.out dist .venv .tools node_modules .pytest_cache .ruff_cache

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from charts.autoscaling import ScaledObjectsChart
+from charts.benchmark import BenchmarkChart
 from charts.common import StandaloneChart
 from charts.dcgm_exporter import DcgmExporterChart
 from charts.device_plugin import DevicePluginChart
@@ -15,7 +16,7 @@ from charts.exposure import ExposureChart
 from charts.monitoring import MonitoringChart
 from charts.prometheus_prerequisites import QUERY_URL, PrometheusPrerequisitesChart
 from charts.vllm import ModelServer, VllmChart
-from config.model import EnvironmentConfig
+from config.model import EnvironmentConfig, ModelConfig
 from config.secrets import mounted_secrets
 from observability.dashboard import FILE_NAME as DASHBOARD_FILE
 from observability.dashboard import dashboard_json
@@ -24,6 +25,7 @@ from planning.capacity import rendered_replicas, surge_first
 from planning.sizing import replica_prices
 
 RULES_FILE = "prometheus/vllm-on-eks.rules.yaml"
+BENCHMARK_DIR = "benchmark"
 
 
 def prometheus_rules(config: EnvironmentConfig) -> dict[str, Any]:
@@ -35,11 +37,19 @@ def prometheus_rules(config: EnvironmentConfig) -> dict[str, Any]:
     )
 
 
+def benchmark_chart(config: EnvironmentConfig, model: ModelConfig) -> BenchmarkChart:
+    return BenchmarkChart(
+        model=model, benchmark=config.benchmark, image=config.image("vllm"), secrets=mounted_secrets(config)
+    )
+
+
 def side_files(config: EnvironmentConfig) -> dict[str, str]:
-    """What is not a Kubernetes object but ships with one: the rule file and the Grafana dashboard JSON."""
+    """What ships with the manifests but is not applied with them: the rule file, the Grafana dashboard JSON,
+    and each model's benchmark Job (`make bench-endpoint` applies it on request)."""
     return {
         RULES_FILE: yaml.safe_dump(prometheus_rules(config), sort_keys=False),
         f"grafana/{DASHBOARD_FILE}": dashboard_json(),
+        **{f"{BENCHMARK_DIR}/{model.name}.yaml": benchmark_chart(config, model).to_yaml() for model in config.models},
     }
 
 

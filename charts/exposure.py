@@ -5,6 +5,7 @@ from typing import Any
 
 import cdk8s
 
+from charts.benchmark import BENCH_APP
 from charts.common import (
     METRICS_SCRAPER_NAMESPACE_LABEL,
     StandaloneChart,
@@ -74,6 +75,7 @@ class ExposureChart(StandaloneChart):
         if mode is ExposureMode.ALB:
             self._ingress()
         self._network_policy()
+        self._benchmark_network_policy()
 
     def _labels(self, model_name: str) -> dict[str, str]:
         return recommended_labels(APP, model_name, component="endpoint", version=VLLM_IMAGE.tag)
@@ -126,14 +128,26 @@ class ExposureChart(StandaloneChart):
             spec={"ingressClassName": "alb", "rules": rules},
         )
 
+    def _benchmark_network_policy(self) -> cdk8s.ApiObject:
+        """The benchmark Job's pod only calls out: nothing may reach it."""
+        return ingress_policy(
+            self,
+            "benchmark-network-policy",
+            metadata={"name": "vllm-benchmark-ingress", "namespace": NAMESPACE, "labels": self._labels("benchmark")},
+            pods={"app.kubernetes.io/name": BENCH_APP},
+        )
+
     def _network_policy(self) -> cdk8s.ApiObject:
-        """Only the load balancer path, labelled client namespaces and the metrics scrape reach vLLM's port.
+        """Only the load balancer path, labelled client namespaces, the benchmark Job and the metrics scrape reach
+        vLLM's port.
 
         Load balancers with IP targets and AMP's managed scraper connect from their addresses inside the
         VPC, so then the VPC CIDR is allowed; kubelet probes from the node are always allowed by the VPC CNI.
         """
         sources: list[dict[str, Any]] = [
             {"namespaceSelector": {"matchLabels": CLIENT_NAMESPACE_LABEL}},
+            # The benchmark Job `make bench-endpoint` starts next to the servers (charts/benchmark.py).
+            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": BENCH_APP}}},
             {"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}},
         ]
         cidrs = list(self.exposure.client_cidrs)

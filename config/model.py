@@ -676,6 +676,66 @@ class ColdStartConfig(Strict):
     )
 
 
+class BenchmarkShape(Strict):
+    """One kind of traffic `make bench-endpoint` sends: fixed prompt and output lengths, at each concurrency."""
+
+    name: DnsLabel = Field(description="Names the shape in the report, e.g. `chat`.")
+    input_tokens: int = Field(ge=1, description="Prompt tokens per request, shared prefix included.")
+    output_tokens: int = Field(ge=1, description="Output tokens per request (the end-of-sequence token is ignored).")
+    shared_prefix_tokens: int = Field(
+        default=0, ge=0, description="Leading prompt tokens every request shares (an agent's system prompt and tools)."
+    )
+    concurrencies: list[int] = Field(
+        min_length=1, description="Requests in flight, one run each, e.g. `[1, 8, 32]`; ascending."
+    )
+    requests_per_client: int = Field(
+        default=4, ge=1, description="Requests per run = concurrency x this, so every run reaches its steady state."
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Self:
+        if self.shared_prefix_tokens >= self.input_tokens:
+            raise ValueError(
+                f"shared_prefix_tokens {self.shared_prefix_tokens} must be below input_tokens {self.input_tokens}: "
+                "the prefix is part of the prompt"
+            )
+        if any(level < 1 for level in self.concurrencies) or self.concurrencies != sorted(set(self.concurrencies)):
+            raise ValueError(f"concurrencies {self.concurrencies} must be positive, distinct and ascending")
+        return self
+
+
+def _default_benchmark_shapes() -> list[BenchmarkShape]:
+    return [
+        # A chat turn: a short question, a paragraph of answer.
+        BenchmarkShape(name="chat", input_tokens=512, output_tokens=256, concurrencies=[1, 8, 32]),
+        # An agent step: a long system prompt and tool list every request repeats, a short tool call back.
+        BenchmarkShape(
+            name="agent", input_tokens=4096, output_tokens=128, shared_prefix_tokens=3072, concurrencies=[1, 8, 32]
+        ),
+    ]
+
+
+class BenchmarkConfig(Strict):
+    """What `make bench-endpoint` measures against a deployed model (a Job on the system nodes)."""
+
+    shapes: list[BenchmarkShape] = Field(
+        default_factory=_default_benchmark_shapes,
+        min_length=1,
+        description="Traffic shapes, each run at each of its concurrencies (list fields: `benchmark.shapes[].*`).",
+    )
+    deadline_minutes: int = Field(
+        default=60, ge=5, le=1440, description="The Job stops itself after this long, finished or not."
+    )
+
+    @field_validator("shapes")
+    @classmethod
+    def _unique_shape_names(cls, shapes: list[BenchmarkShape]) -> list[BenchmarkShape]:
+        names = [shape.name for shape in shapes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"shape names must be unique, got {names}")
+        return shapes
+
+
 class AlertConfig(Strict):
     """Thresholds of the alert rules (observability/rules.py), each with the reason for its default."""
 
@@ -900,6 +960,7 @@ class EnvironmentConfig(Strict):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
     cold_start: ColdStartConfig = Field(default_factory=ColdStartConfig)
+    benchmark: BenchmarkConfig = Field(default_factory=BenchmarkConfig)
     weights_bucket: WeightsBucketConfig | None = Field(
         default=None,
         description="An S3 bucket for model weights, created by the weights stack (kept when the stack is "
@@ -965,6 +1026,20 @@ class EnvironmentConfig(Strict):
                 "weights_bucket: {name: <a globally unique bucket name>} (the weights stack creates it), or use "
                 "weights: huggingface"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _benchmark_fits_every_model(self) -> Self:
+        if self.benchmark.shapes == BenchmarkConfig().shapes:
+            return self  # the default shapes are left out where they do not fit (charts/benchmark.py)
+        for index, shape in enumerate(self.benchmark.shapes):
+            for model_index, model in enumerate(self.models):
+                if shape.input_tokens + shape.output_tokens > model.max_model_len:
+                    raise ValueError(
+                        f"benchmark.shapes[{index}] ({shape.name}): {shape.input_tokens} + {shape.output_tokens} "
+                        f"tokens exceed models[{model_index}] ({model.name}) max_model_len {model.max_model_len}, "
+                        "so vLLM would refuse every request; shorten the shape or raise max_model_len"
+                    )
         return self
 
     @field_validator("models")

@@ -50,6 +50,8 @@ def _default(field: typing.Any) -> str:
     value = field.default_factory() if field.default_factory else field.default
     if isinstance(value, BaseModel):
         return "see below"
+    if isinstance(value, list) and value and all(isinstance(item, BaseModel) for item in value):
+        return f"{len(value)} items: " + ", ".join(f"`{getattr(item, 'name', '?')}`" for item in value)
     if isinstance(value, Enum):
         value = value.value
     return f"`{json.dumps(value)}`"

@@ -89,15 +89,22 @@ class Sizing:
 
     @property
     def estimated_throughput(self) -> float:
-        """Output tokens/s of one replica with typical requests in flight (a stated estimate, not a benchmark).
+        """Output tokens/s of one replica with typical requests in flight (a stated estimate, not a benchmark)."""
+        return self.throughput_at(self.in_flight, input_tokens=0, output_tokens=self.plan.average_sequence_tokens)
 
-        Each decode step reads this GPU's weights once for the whole batch, plus every in-flight
-        sequence's KV cache (on average half a typical request long).
+    def throughput_at(self, concurrency: int, *, input_tokens: int, output_tokens: int) -> float:
+        """Output tokens/s with `concurrency` requests of one shape in flight (what `make bench-endpoint` measures).
+
+        As many decode together as the KV cache and vLLM's batch limit allow. Each decode step reads this
+        GPU's weights once for the whole batch, plus every sequence's KV cache (the prompt and, on average,
+        half the output). Prefill is not modelled: with long prompts the estimate is high.
         """
-        kv_read = self.in_flight * self.plan.average_sequence_tokens / 2 * self.kv_bytes_per_token_per_gpu
+        sequence = input_tokens + output_tokens
+        batch = max(min(concurrency, self.plan.max_num_seqs, self.kv_tokens // max(sequence, 1)), 1)
+        kv_read = batch * (input_tokens + output_tokens / 2) * self.kv_bytes_per_token_per_gpu
         bytes_per_step = self.weights_per_gpu_gib * GIB + kv_read
         steps_per_second = self.instance.gpu_spec.bandwidth_gbps * 1e9 / bytes_per_step
-        return self.in_flight * steps_per_second * self.plan.decode_efficiency
+        return batch * steps_per_second * self.plan.decode_efficiency
 
     @property
     def usd_per_hour(self) -> float:

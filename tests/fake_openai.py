@@ -20,6 +20,7 @@ class Behaviour:
     delay_seconds: float = 0.0
     answer_tools: bool = True
     models: list[str] = field(default_factory=lambda: [MODEL])
+    token_seconds: float = 0.01  # between streamed tokens
     requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -52,6 +53,18 @@ def _chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
         yield {**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
     yield {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
     yield {**base, "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": len(WORDS), "total_tokens": 14}}
+
+
+def _completion_chunks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """/v1/completions streamed: exactly max_tokens tokens, then the usage chunk vLLM sends on request."""
+    base = {"id": "cmpl-1", "object": "text_completion", "created": 0, "model": body["model"]}
+    tokens = int(body.get("max_tokens") or 16)
+    for _ in range(tokens):
+        yield {**base, "choices": [{"index": 0, "text": " tok", "finish_reason": None}]}
+    usage = {"completion_tokens": tokens}
+    if isinstance(body.get("prompt"), list):
+        usage["prompt_tokens"] = len(body["prompt"])
+    yield {**base, "choices": [], "usage": usage}
 
 
 def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
@@ -93,7 +106,7 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             time.sleep(behaviour.delay_seconds)
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             behaviour.requests.append(body)
-            if self.path != "/v1/chat/completions":
+            if self.path not in ("/v1/chat/completions", "/v1/completions"):
                 self._send_json(404, {"error": "not found"})
                 return
             if not self._authorized():
@@ -104,10 +117,10 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for chunk in _chunks(body):
+            for chunk in _completion_chunks(body) if self.path == "/v1/completions" else _chunks(body):
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self.wfile.flush()
-                time.sleep(0.01)
+                time.sleep(behaviour.token_seconds)
             self.wfile.write(b"data: [DONE]\n\n")
 
     return Handler

@@ -4,6 +4,7 @@ import pytest
 from aws_cdk.assertions import Annotations, Match
 
 from charts import exposure, vllm
+from charts.benchmark import BENCH_APP
 from charts.common import METRICS_SCRAPER_NAMESPACE_LABEL
 from charts.vllm import vllm_args
 from config import EnvironmentConfig
@@ -31,7 +32,10 @@ def _controller_charts(synthesized):
 
 def test_cluster_ip_exposes_nothing_outside_the_cluster(dev):
     docs = docs_of(dev, "exposure")
-    assert [doc["kind"] for doc in docs] == ["NetworkPolicy"]
+    assert [(doc["kind"], doc["metadata"]["name"]) for doc in docs] == [
+        ("NetworkPolicy", "vllm-ingress"),
+        ("NetworkPolicy", "vllm-benchmark-ingress"),
+    ]
     assert not any(doc["kind"] == "Ingress" for doc in docs_of(dev, "vllm"))
     assert all(
         doc["spec"].get("type", "ClusterIP") == "ClusterIP" for doc in docs_of(dev, "vllm") if doc["kind"] == "Service"
@@ -39,13 +43,22 @@ def test_cluster_ip_exposes_nothing_outside_the_cluster(dev):
     assert _controller_charts(dev) == {}, "no load balancer controller when no environment needs it"
 
 
+def test_nothing_may_reach_the_benchmark_pod(dev):
+    policy = find(docs_of(dev, "exposure"), "NetworkPolicy", "vllm-benchmark-ingress")
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": BENCH_APP}},
+        "policyTypes": ["Ingress"],
+    }
+
+
 def test_network_policy_admits_only_labelled_client_namespaces_in_cluster_ip(dev):
-    policy = find(docs_of(dev, "exposure"), "NetworkPolicy")
+    policy = find(docs_of(dev, "exposure"), "NetworkPolicy", "vllm-ingress")
     assert policy["spec"]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "vllm"}}
     assert policy["spec"]["policyTypes"] == ["Ingress"]
     (rule,) = policy["spec"]["ingress"]
     assert rule["from"] == [
         {"namespaceSelector": {"matchLabels": exposure.CLIENT_NAMESPACE_LABEL}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": BENCH_APP}}},  # same namespace: the benchmark
         {"namespaceSelector": {"matchLabels": METRICS_SCRAPER_NAMESPACE_LABEL}},
     ]
     assert rule["ports"] == [{"protocol": "TCP", "port": vllm.HTTP_PORT}]
@@ -76,7 +89,7 @@ def test_load_balanced_modes_install_the_pinned_controller(prod, alb):
 
 
 def test_network_policy_admits_the_vpc_when_a_load_balancer_fronts_vllm(prod):
-    (rule,) = find(docs_of(prod, "exposure"), "NetworkPolicy")["spec"]["ingress"]
+    (rule,) = find(docs_of(prod, "exposure"), "NetworkPolicy", "vllm-ingress")["spec"]["ingress"]
     assert {"ipBlock": {"cidr": prod.config.network.vpc_cidr}} in rule["from"]
 
 
@@ -193,4 +206,4 @@ def test_the_controller_stays_until_it_is_turned_off(tmp_path):
     data["exposure"] = {"mode": "cluster-ip", "api_key": True}
     synthesized = synthesize(EnvironmentConfig.model_validate(data), tmp_path)
     assert _controller_charts(synthesized), "still installed: cluster.load_balancer_controller is true"
-    assert [doc["kind"] for doc in docs_of(synthesized, "exposure")] == ["NetworkPolicy"]
+    assert {doc["kind"] for doc in docs_of(synthesized, "exposure")} == {"NetworkPolicy"}

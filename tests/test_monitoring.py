@@ -151,7 +151,7 @@ def test_the_scrape_configuration_finds_what_the_service_monitors_find(synth_env
 
 
 def test_amp_admits_the_vpc_to_the_model_servers_only_with_an_api_key(prod):
-    policy = find(_docs(prod, "exposure"), "NetworkPolicy")
+    policy = find(_docs(prod, "exposure"), "NetworkPolicy", "vllm-ingress")
     assert {"ipBlock": {"cidr": prod.config.network.vpc_cidr}} in policy["spec"]["ingress"][0]["from"]
     assert prod.config.exposure.api_key
 
@@ -278,5 +278,5 @@ def test_amp_admits_the_scraper_even_without_a_load_balancer():
     data["models"][0]["autoscaling"] = None  # KEDA does not read AMP yet
     config = EnvironmentConfig.model_validate(data)
     assert not config.exposure.load_balanced and config.exposure.api_key
-    policy = find(documents(environment_charts(config)["exposure"]), "NetworkPolicy")
+    policy = find(documents(environment_charts(config)["exposure"]), "NetworkPolicy", "vllm-ingress")
     assert {"ipBlock": {"cidr": config.network.vpc_cidr}} in policy["spec"]["ingress"][0]["from"]

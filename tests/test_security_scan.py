@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from charts.bundle import write_manifests
+from charts.bundle import side_files, write_manifests
 from tests.conftest import ROOT
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
@@ -39,7 +39,8 @@ def scan(synth_env, tmp_path_factory) -> list[dict]:
     for env_name in SCANNED:
         synthesized = synth_env(env_name)
         dist = tmp_path_factory.mktemp(f"dist-{env_name}")
-        write_manifests(synthesized.stacks.inference.charts, dist / env_name)
+        # The side files too: the benchmark Job is applied by hand, and is scanned like the rest.
+        write_manifests(synthesized.stacks.inference.charts, dist / env_name, files=side_files(synthesized.config))
         directories += [synthesized.outdir, dist]
     canary = tmp_path_factory.mktemp("canary")
     (canary / "canary.template.json").write_text(json.dumps(CANARY))
