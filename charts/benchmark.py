@@ -40,8 +40,10 @@ RESULT_MARKER = "vllm-on-eks-bench-result "  # starts each result line in the Jo
 SCRATCH = "/bench"
 RESULTS_DIR = f"{SCRATCH}/results"
 PERCENTILES = (50, 90, 99)
+CLIENT_CPU = "500m"
+CLIENT_MEMORY = "2Gi"
 READY_WAIT_SECONDS = 900  # a new GPU node's budgeted start (planning/cold_start.py) fits well inside
-# Kept a day after the Job ends, so its log can be read again (`make bench-endpoint ... LOGS_ONLY=1`).
+# Kept a day after the Job ends, so its log can be read again (`kubectl -n vllm logs job/vllm-bench-MODEL`).
 KEEP_FINISHED_SECONDS = 86400
 BENCH_SCAN_FINDINGS = PINNED_BY_TAG | {
     "CKV_K8S_23": "the vllm-openai image has no non-root user; the client runs with no capability, no escalation "
@@ -237,9 +239,11 @@ class BenchmarkChart(StandaloneChart):
                                     )
                                 ],
                                 "env": env,
+                                # Small enough for a system node (m6i.large: 1930m allocatable, before the
+                                # add-ons' DaemonSets); no CPU limit, so it bursts into what is idle.
                                 "resources": {
-                                    "requests": {"cpu": "2", "memory": "4Gi"},
-                                    "limits": {"memory": "4Gi"},
+                                    "requests": {"cpu": CLIENT_CPU, "memory": CLIENT_MEMORY},
+                                    "limits": {"memory": CLIENT_MEMORY},
                                 },
                                 "securityContext": NO_PRIVILEGES,
                                 "volumeMounts": mounts,

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import urllib3
 import yaml
 from rich.console import Console
 from rich.table import Table
@@ -40,6 +41,7 @@ from config.model import ModelConfig
 from planning.sizing import Sizing, plan_environment
 
 POLL_SECONDS = 15.0
+REQUEST_TIMEOUT = (10, 60)  # connect, read: seconds
 GRACE_SECONDS = 120  # past the Job's own deadline, for the pod to be scheduled and its image pulled
 
 
@@ -182,10 +184,17 @@ class KubernetesJobs:
             if self._call(self._batch.read_namespaced_job, name, namespace, absent=True) is None:
                 break
             time.sleep(2)
+        else:
+            raise UsageError(
+                f"the previous Job {namespace}/{name} is still being deleted after 2 minutes; "
+                f"check `kubectl -n {namespace} get job,pods -l job-name={name}` and run again"
+            )
         self._call(self._batch.create_namespaced_job, namespace, manifest)
 
     def job_state(self, namespace: str, name: str) -> str:
-        job = self._call(self._batch.read_namespaced_job_status, name, namespace)
+        job = self._call(self._batch.read_namespaced_job_status, name, namespace, absent=True)
+        if job is None:
+            return "failed: it was deleted while it ran"
         for condition in job.status.conditions or []:
             if condition.status == "True" and condition.type == "Complete":
                 return "succeeded"
@@ -202,7 +211,7 @@ class KubernetesJobs:
 
     def _call(self, call: Callable[..., Any], *args: Any, absent: bool = False, **kwargs: Any) -> Any:
         try:
-            return call(*args, **kwargs)
+            return call(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
         except self._api_exception as error:
             status = getattr(error, "status", None)
             if absent and status in (400, 404):  # gone, or its container has not started yet
@@ -211,8 +220,10 @@ class KubernetesJobs:
                 raise UsageError(
                     f"the Kubernetes API refused this identity ({status} {getattr(error, 'reason', '')})"
                 ) from None
+            if not status:  # the client failed before any answer (TLS, for one)
+                raise UsageError(f"cannot reach the Kubernetes API ({getattr(error, 'reason', error)})") from None
             raise
-        except OSError as error:
+        except (urllib3.exceptions.HTTPError, OSError) as error:
             raise UsageError(f"cannot reach the Kubernetes API ({error})") from None
 
 

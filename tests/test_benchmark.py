@@ -289,3 +289,27 @@ def test_a_shape_vllm_would_refuse_is_refused_at_load(tmp_path, shape, message):
     shapes = {"shapes": [{"name": "long", "concurrencies": [1], **shape}]}
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_environment("env", config_dir=write_env(tmp_path, benchmark=shapes))
+
+
+def test_the_client_fits_a_system_node_beside_its_add_ons(job, dev_config):
+    """m6i.large: 2 vCPU, 1930m allocatable before the add-ons' DaemonSets; a 2-core request would never schedule."""
+    assert dev_config.cluster.system_node_group.instance_types == ["m6i.large"]
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    requests = container["resources"]["requests"]
+    assert int(requests["cpu"].removesuffix("m")) <= 1000 and requests["memory"] == "2Gi"
+    assert "cpu" not in container["resources"]["limits"], "a throttled client would show up as server latency"
+
+
+def test_an_unreachable_cluster_is_a_usage_error_with_the_fix(tmp_path, capsys):
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "vllm-dev", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "vllm-dev",
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    assert bench_endpoint.main(["--env", "dev", "--kubeconfig", str(tmp_path / "kubeconfig")]) == 2
+    out = capsys.readouterr().out
+    assert "cannot reach the Kubernetes API" in out and "make kubeconfig ENV=dev" in out and "Traceback" not in out
