@@ -649,8 +649,8 @@ class PlanConfig(Strict):
     average_sequence_tokens: int = Field(
         default=1024, ge=16, description="Prompt + output tokens of a typical request, for the throughput estimate."
     )
-    decode_efficiency: float = Field(
-        default=0.7, gt=0, le=1, description="Share of the memory-bandwidth ceiling a batched decode step reaches."
+    average_output_tokens: int = Field(
+        default=256, ge=1, description="Of those, the output tokens (the rest is the prompt, which is prefilled)."
     )
     max_num_seqs: int = Field(default=256, ge=1, description="vLLM's batch limit (`--max-num-seqs` default).")
     utilization: float = Field(
@@ -660,6 +660,15 @@ class PlanConfig(Strict):
     api_price_per_million_output_tokens: float = Field(
         default=0.60, ge=0, description="USD per million output tokens of the hosted API you compare against."
     )
+
+    @model_validator(mode="after")
+    def _output_within_sequence(self) -> Self:
+        if self.average_output_tokens >= self.average_sequence_tokens:
+            raise ValueError(
+                f"plan.average_output_tokens {self.average_output_tokens} must be below average_sequence_tokens "
+                f"{self.average_sequence_tokens}, which counts the prompt too"
+            )
+        return self
 
 
 class ColdStartConfig(Strict):

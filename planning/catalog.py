@@ -17,6 +17,9 @@ class GpuSpec(BaseModel):
     memory_gib: float = Field(gt=0)
     visible_memory_mib: int = Field(gt=0, description="what the driver reports; vLLM's budget is a share of it")
     bandwidth_gbps: float = Field(gt=0, description="GPU memory bandwidth, GB/s")
+    tflops_bf16: float = Field(gt=0, description="dense BF16 Tensor Core throughput, TFLOP/s")
+    tflops_fp8: float | None = Field(gt=0, description="dense FP8 Tensor Core throughput; None: no FP8 math")
+    nvlink: bool = Field(description="tensor-parallel traffic between this GPU and its neighbours uses NVLink")
 
 
 class InstanceSpec(BaseModel):
@@ -34,10 +37,17 @@ class InstanceSpec(BaseModel):
 
 
 @cache
+def gpu_specs() -> dict[str, GpuSpec]:
+    """Every GPU model the app knows, by name."""
+    raw = yaml.safe_load(CATALOG_FILE.read_text())
+    return {name: GpuSpec(**spec) for name, spec in raw["gpus"].items()}
+
+
+@cache
 def gpu_instances() -> dict[str, InstanceSpec]:
     """Every GPU instance type the app knows, by EC2 name."""
     raw = yaml.safe_load(CATALOG_FILE.read_text())
-    gpus = {name: GpuSpec(**spec) for name, spec in raw["gpus"].items()}
+    gpus = gpu_specs()
     return {name: InstanceSpec(name=name, gpu_spec=gpus[row["gpu"]], **row) for name, row in raw["instances"].items()}
 
 
@@ -64,6 +74,12 @@ class ModelArchitecture(BaseModel):
     dtype: str
     max_context: int = Field(gt=0)
     source: Source
+
+    @property
+    def linear_parameters(self) -> float:
+        """The parameters every token multiplies through, for FLOPs: all but the embeddings (the output head, a few
+        per cent of the work, is left out with them)."""
+        return self.parameters_billion * 1e9 - self.embedding_parameters
 
     @property
     def embedding_parameters(self) -> float:

@@ -8,7 +8,8 @@ The arithmetic vLLM itself does at start-up, done from the config before anythin
     concurrency      = KV tokens / max_model_len
 
 Decoding one token reads every weight once, so one sequence decodes at most at
-(memory bandwidth / weight bytes per GPU) tokens per second; a batch shares that read.
+(memory bandwidth / weight bytes per GPU) tokens per second; a batch shares that read. What a
+replica delivers under load is planning/throughput.py's model, calibrated on published runs.
 """
 
 from dataclasses import dataclass, field, replace
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from config.model import EnvironmentConfig, ModelConfig, PlanConfig
 from planning.catalog import BYTES_PER_DTYPE, InstanceSpec, ModelArchitecture, architecture_for, model_architectures
 from planning.findings import Finding, Kind, Severity, messages, problem, warning
+from planning.throughput import Traffic, calibration_band, output_tokens_per_second
 
 GIB = 1024**3
 HOURS_PER_MONTH = 730
@@ -55,6 +57,10 @@ class Sizing:
         return self.weights_gib / self.layout.tensor_parallel_size
 
     @property
+    def weights_per_gpu_bytes(self) -> float:
+        return self.weights_per_gpu_gib * GIB
+
+    @property
     def kv_cache_gib(self) -> float:
         return self.budget_gib - self.weights_per_gpu_gib - self.plan.runtime_overhead_gib
 
@@ -89,22 +95,24 @@ class Sizing:
 
     @property
     def estimated_throughput(self) -> float:
-        """Output tokens/s of one replica with typical requests in flight (a stated estimate, not a benchmark)."""
-        return self.throughput_at(self.in_flight, input_tokens=0, output_tokens=self.plan.average_sequence_tokens)
+        """Output tokens/s of one replica kept busy with typical requests (planning/throughput.py's model)."""
+        output = self.plan.average_output_tokens
+        return self.throughput_at(
+            self.plan.max_num_seqs, input_tokens=self.plan.average_sequence_tokens - output, output_tokens=output
+        )
 
-    def throughput_at(self, concurrency: int, *, input_tokens: int, output_tokens: int) -> float:
-        """Output tokens/s with `concurrency` requests of one shape in flight (what `make bench-endpoint` measures).
+    @property
+    def estimated_throughput_range(self) -> tuple[float, float]:
+        """The estimate times the lowest and highest measured / predicted of the published runs it is fitted on."""
+        low, high = calibration_band()
+        return self.estimated_throughput * low, self.estimated_throughput * high
 
-        As many decode together as the KV cache and vLLM's batch limit allow. Each decode step reads this
-        GPU's weights once for the whole batch, plus every sequence's KV cache (the prompt and, on average,
-        half the output). Prefill is not modelled: with long prompts the estimate is high.
-        """
-        sequence = input_tokens + output_tokens
-        batch = max(min(concurrency, self.plan.max_num_seqs, self.kv_tokens // max(sequence, 1)), 1)
-        kv_read = batch * (input_tokens + output_tokens / 2) * self.kv_bytes_per_token_per_gpu
-        bytes_per_step = self.weights_per_gpu_gib * GIB + kv_read
-        steps_per_second = self.instance.gpu_spec.bandwidth_gbps * 1e9 / bytes_per_step
-        return batch * steps_per_second * self.plan.decode_efficiency
+    def throughput_at(
+        self, concurrency: int, *, input_tokens: int, output_tokens: int, shared_prefix_tokens: int = 0
+    ) -> float:
+        """Output tokens/s with `concurrency` requests of one shape in flight (what `make bench-endpoint` measures)."""
+        traffic = Traffic(concurrency, input_tokens, output_tokens, shared_prefix_tokens=shared_prefix_tokens)
+        return output_tokens_per_second(self, traffic)
 
     @property
     def usd_per_hour(self) -> float:

@@ -39,6 +39,7 @@ from config import ConfigError, EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
 from config.model import ModelConfig
 from planning.sizing import Sizing, plan_environment
+from planning.throughput import calibration, calibration_band
 
 POLL_SECONDS = 15.0
 REQUEST_TIMEOUT = (10, 60)  # connect, read: seconds
@@ -86,8 +87,12 @@ def parse_results(log: str) -> list[RunResult]:
 
 
 def predicted(sizing: Sizing, run: BenchRun) -> float:
+    shape = run.shape
     return sizing.throughput_at(
-        run.concurrency, input_tokens=run.shape.input_tokens, output_tokens=run.shape.output_tokens
+        run.concurrency,
+        input_tokens=shape.input_tokens,
+        output_tokens=shape.output_tokens,
+        shared_prefix_tokens=shape.shared_prefix_tokens,
     )
 
 
@@ -102,6 +107,7 @@ def report(
     table.add_column("TTFT p50/p99 ms", justify="right")
     table.add_column("ITL p50/p99 ms", justify="right")
     complete = True
+    low, high = calibration_band()
     for run in bench_runs(config.benchmark, model):
         label = run.shape.name
         expected = predicted(sizing, run) if sizing else None
@@ -136,9 +142,10 @@ def report(
         )
     console.print(
         Text(
-            "ratio = measured / predicted; predicted: planning/sizing.py Sizing.throughput_at, the planner's decode model (memory bandwidth x "
-            f"plan.decode_efficiency {config.plan.decode_efficiency}, batch limited by the KV cache and "
-            f"max_num_seqs {config.plan.max_num_seqs}); prefill is not in it, so long prompts measure below it.",
+            "ratio = measured / predicted; predicted: the planner's serving model (planning/throughput.py: memory "
+            "bandwidth, Tensor Core math, prefill, tensor-parallel all-reduces, engine overhead), fitted within "
+            f"{low:.2f}x to {high:.2f}x of {len(calibration().runs)} published runs "
+            "(planning/data/throughput_calibration.yaml), for one replica.",
             style="dim",
         )
     )

@@ -41,6 +41,7 @@ from planning.cold_start import (
 )
 from planning.fit import deployability, refusal
 from planning.sizing import HOURS_PER_MONTH, ModelPlan, Sizing, plan_environment, planned_instance
+from planning.throughput import calibration, calibration_band
 
 
 def sizing_numbers(sizing: Sizing) -> dict[str, Any]:
@@ -56,6 +57,7 @@ def sizing_numbers(sizing: Sizing) -> dict[str, Any]:
         "max_concurrency_at_max_model_len": round(sizing.max_concurrency, 2),
         "decode_ceiling_tokens_per_second": round(sizing.decode_ceiling_tokens_per_second, 1),
         "estimated_output_tokens_per_second": round(sizing.estimated_throughput, 1),
+        "estimated_output_tokens_per_second_range": [round(value, 1) for value in sizing.estimated_throughput_range],
         "usd_per_hour_on_demand": round(sizing.usd_per_hour, 4),
         "usd_per_month_on_demand": round(sizing.usd_per_hour * HOURS_PER_MONTH, 2),
         "usd_per_hour_spot": round(spot_hour, 4),
@@ -178,6 +180,10 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
         table.add_column("quantity")
         table.add_column("value", justify="right")
         table.add_column("how")
+        low, high = calibration_band()
+        low_tps, high_tps = sizing.estimated_throughput_range
+        prompt = config.plan.average_sequence_tokens - config.plan.average_output_tokens
+        runs = len(calibration().runs)
         rows = [
             ("weights", _gib(sizing.weights_gib),
              f"{arch.parameters_billion}B params: linear x {sizing.layout.weight_bytes} B, embeddings x {sizing.layout.native_bytes} B"),
@@ -192,8 +198,11 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
             ("max concurrency", f"{sizing.max_concurrency:.2f}", f"sequences of max_model_len {model.max_model_len}"),
             ("decode ceiling, 1 sequence", f"{sizing.decode_ceiling_tokens_per_second:.1f} tok/s",
              f"{instance.gpu_spec.bandwidth_gbps:g} GB/s / weights per GPU"),
-            ("estimated throughput", f"{sizing.estimated_throughput:,.0f} tok/s",
-             f"{sizing.in_flight} x {config.plan.average_sequence_tokens}-token requests; weights + KV read per step; x {config.plan.decode_efficiency}"),
+            ("estimated throughput",
+             f"{sizing.estimated_throughput:,.0f} tok/s ({low_tps:,.0f} to {high_tps:,.0f})",
+             f"{sizing.in_flight} requests of {prompt} + {config.plan.average_output_tokens} tokens in flight "
+             f"(planning/throughput.py); the range: {low:.2f}x to {high:.2f}x, how far {runs} published runs measured "
+             "from the same model (planning/data/throughput_calibration.yaml)"),
             ("cost per replica", f"${numbers['usd_per_hour_on_demand']:.2f}/h, ${numbers['usd_per_month_on_demand']:,.0f}/month",
              f"on-demand; spot ${numbers['usd_per_month_spot']:,.0f}/month at {config.plan.spot_discount:.0%} off"),
             ("cost per million output tokens", f"${sizing.usd_per_million_output_tokens:.2f}",
