@@ -167,6 +167,25 @@ class JobRunner(Protocol):
 
     def job_log(self, namespace: str, name: str) -> str: ...
 
+    def pod_waiting(self, namespace: str, name: str) -> str | None:
+        """Why the Job's pod is not running yet (unschedulable, pulling, a mount failing), or None."""
+        ...
+
+
+def waiting_reason(pod: dict[str, Any]) -> str | None:
+    """From a pod as the API returns it: why it is not running yet, or None once it is (or has ended)."""
+    status = pod.get("status") or {}
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+            return f"not scheduled: {condition.get('reason')}: {condition.get('message', '')}".strip()
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting:
+            return f"{waiting.get('reason')}: {waiting.get('message', '')}".strip().rstrip(":")
+    if status.get("phase") == "Pending":
+        return "Pending"
+    return None
+
 
 class KubernetesJobs:
     """The live cluster through the official client (imported here: it is slow to import)."""
@@ -216,6 +235,12 @@ class KubernetesJobs:
         log = self._call(self._core.read_namespaced_pod_log, pods.items[0].metadata.name, namespace, absent=True)
         return str(log or "")
 
+    def pod_waiting(self, namespace: str, name: str) -> str | None:
+        pods = self._call(self._core.list_namespaced_pod, namespace, label_selector=f"job-name={name}")
+        if not pods.items:
+            return "no pod yet"
+        return waiting_reason(self._core.api_client.sanitize_for_serialization(pods.items[0]))
+
     def _call(self, call: Callable[..., Any], *args: Any, absent: bool = False, **kwargs: Any) -> Any:
         try:
             return call(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
@@ -249,8 +274,13 @@ def run_job(
     console.print(f"Job {namespace}/{name} applied; it stops itself after {deadline_seconds // 60} minutes.")
     give_up = clock() + deadline_seconds + GRACE_SECONDS
     shown = 0
+    last_waiting: str | None = None
     while True:
         state = runner.job_state(namespace, name)
+        waiting = runner.pod_waiting(namespace, name) if state == "running" else None
+        if waiting and waiting != last_waiting:
+            console.print(Text(f"pod: {waiting}", style="yellow"))
+        last_waiting = waiting
         log = runner.job_log(namespace, name)
         progress = [line for line in log.splitlines() if line.startswith("run ")]
         for line in progress[shown:]:

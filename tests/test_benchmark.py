@@ -17,7 +17,7 @@ from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 from config.secrets import API_KEY_FILE
 from planning.sizing import plan_environment
 from scripts import bench_endpoint
-from scripts.bench_endpoint import RunResult, parse_results, report, run_job
+from scripts.bench_endpoint import RunResult, parse_results, report, run_job, waiting_reason
 from tests.conftest import ROOT
 from tests.manifests import documents, find, gpu_request, validate_strictly
 
@@ -210,8 +210,9 @@ def test_a_missing_run_or_a_failed_request_is_exit_1(tmp_path, capsys):
 class ScriptedJobs:
     """The cluster's side of a benchmark, scripted: a state and a log per poll."""
 
-    def __init__(self, states: list[str], logs: list[str]) -> None:
+    def __init__(self, states: list[str], logs: list[str], waits: list[str | None] | None = None) -> None:
         self.states, self.logs, self.applied = states, logs, []
+        self.waits = waits or [None]
         self.polls = 0
 
     def replace_job(self, manifest):
@@ -223,6 +224,9 @@ class ScriptedJobs:
 
     def job_log(self, namespace, name):
         return self.logs[min(self.polls, len(self.logs)) - 1]
+
+    def pod_waiting(self, namespace, name):
+        return self.waits[min(self.polls, len(self.waits)) - 1]
 
 
 def test_run_job_applies_waits_and_shows_each_run_once(job):
@@ -313,3 +317,33 @@ def test_an_unreachable_cluster_is_a_usage_error_with_the_fix(tmp_path, capsys):
     assert bench_endpoint.main(["--env", "dev", "--kubeconfig", str(tmp_path / "kubeconfig")]) == 2
     out = capsys.readouterr().out
     assert "cannot reach the Kubernetes API" in out and "make kubeconfig ENV=dev" in out and "Traceback" not in out
+
+
+def test_why_the_pod_is_not_running_is_shown_once_per_change(job):
+    waits = ["no pod yet", "ContainerCreating", "ContainerCreating", None]
+    runner = ScriptedJobs(["running"] * 4 + ["succeeded"], ["", "", "", "", ""], waits)
+    console = Console(record=True, width=200)
+    run_job(runner, job, deadline_seconds=3600, console=console, sleep=lambda _: None)
+    shown = console.export_text()
+    assert shown.count("pod: ContainerCreating") == 1 and "pod: no pod yet" in shown
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (
+            {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+             "message": "0/3 nodes are available: 3 Insufficient cpu."}]},
+            "not scheduled: Unschedulable: 0/3 nodes are available: 3 Insufficient cpu.",
+        ),
+        (
+            {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}], "containerStatuses": [
+                {"state": {"waiting": {"reason": "ErrImagePull", "message": "toomanyrequests"}}}]},
+            "ErrImagePull: toomanyrequests",
+        ),
+        ({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]}, "Pending"),
+        ({"phase": "Running", "containerStatuses": [{"state": {"running": {}}}]}, None),
+    ],
+)  # fmt: skip
+def test_the_waiting_reason_is_read_from_the_pod_as_the_api_returns_it(status, reason):
+    assert waiting_reason({"status": status}) == reason
