@@ -640,7 +640,13 @@ class PlanConfig(Strict):
     runtime_overhead_gib: float = Field(
         default=1.5,
         ge=0,
-        description="Per GPU: activations, CUDA graphs and NCCL buffers outside weights and KV cache.",
+        description="Per GPU, outside weights and KV cache: activations, CUDA graphs and the CUDA context.",
+    )
+    tensor_parallel_overhead_gib: float = Field(
+        default=2.1,
+        ge=0,
+        description="More per GPU when tensor_parallel_size > 1: the all-reduce buffers (NCCL and vLLM's own), "
+        "~2.1 GiB measured on vLLM 0.19 (llm-d-planner's accuracy report).",
     )
     min_concurrency: int = Field(
         default=4, ge=1, description="Warn when fewer sequences of max_model_len fit in the KV cache at once."

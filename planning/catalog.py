@@ -15,7 +15,8 @@ BYTES_PER_DTYPE = {"bfloat16": 2, "float16": 2, "fp8": 1}
 class GpuSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     memory_gib: float = Field(gt=0)
-    visible_memory_mib: int = Field(gt=0, description="what the driver reports; vLLM's budget is a share of it")
+    visible_memory_mib: int = Field(gt=0, description="what nvidia-smi reports")
+    cuda_memory_gib: float = Field(gt=0, description="what CUDA reports: vLLM's budget is a share of it")
     bandwidth_gbps: float = Field(gt=0, description="GPU memory bandwidth, GB/s")
     tflops_bf16: float = Field(gt=0, description="dense BF16 Tensor Core throughput, TFLOP/s")
     tflops_fp8: float | None = Field(gt=0, description="dense FP8 Tensor Core throughput; None: no FP8 math")

@@ -2,7 +2,7 @@
 
 The arithmetic vLLM itself does at start-up, done from the config before anything is deployed:
 
-    budget per GPU   = visible GPU memory x gpu_memory_utilization
+    budget per GPU   = GPU memory as CUDA reports it x gpu_memory_utilization
     KV cache per GPU = budget - weights / tensor_parallel_size - runtime overhead
     KV tokens        = KV cache per GPU / (KV bytes per token / GPUs the KV heads are split over)
     concurrency      = KV tokens / max_model_len
@@ -44,7 +44,7 @@ class Sizing:
 
     @property
     def budget_gib(self) -> float:
-        return self.instance.gpu_spec.visible_memory_mib / 1024 * self.layout.gpu_memory_utilization
+        return self.instance.gpu_spec.cuda_memory_gib * self.layout.gpu_memory_utilization
 
     @property
     def weights_gib(self) -> float:
@@ -62,7 +62,13 @@ class Sizing:
 
     @property
     def kv_cache_gib(self) -> float:
-        return self.budget_gib - self.weights_per_gpu_gib - self.plan.runtime_overhead_gib
+        return self.budget_gib - self.weights_per_gpu_gib - self.runtime_overhead_gib
+
+    @property
+    def runtime_overhead_gib(self) -> float:
+        """Per GPU, outside weights and KV cache: activations and CUDA graphs, plus all-reduce buffers under TP."""
+        parallel = self.plan.tensor_parallel_overhead_gib if self.layout.tensor_parallel_size > 1 else 0.0
+        return self.plan.runtime_overhead_gib + parallel
 
     @property
     def kv_bytes_per_token(self) -> int:
@@ -178,7 +184,7 @@ def _splits_heads(arch: ModelArchitecture, tp: int) -> bool:
 
 def _refusals(where: str, sizing: Sizing) -> list[Finding]:
     arch, layout, instance = sizing.architecture, sizing.layout, sizing.instance
-    gpu = f"{instance.name} ({instance.gpu}, {instance.gpu_spec.visible_memory_mib / 1024:.1f} GiB visible)"
+    gpu = f"{instance.name} ({instance.gpu}, {instance.gpu_spec.cuda_memory_gib:.2f} GiB as CUDA reports it)"
     problems = []
     tp = layout.tensor_parallel_size
     if not _splits_heads(arch, tp):
@@ -199,12 +205,12 @@ def _refusals(where: str, sizing: Sizing) -> list[Finding]:
                 f"lower max_model_len to {arch.max_context} or serve a longer-context model",
             )
         )
-    if sizing.weights_per_gpu_gib + sizing.plan.runtime_overhead_gib >= sizing.budget_gib:
+    if sizing.weights_per_gpu_gib + sizing.runtime_overhead_gib >= sizing.budget_gib:
         problems.append(
             problem(
                 Kind.WEIGHTS_DO_NOT_FIT,
                 f"{where}: {arch.name} weights need {sizing.weights_per_gpu_gib:.1f} GiB per GPU (plus "
-                f"{sizing.plan.runtime_overhead_gib:g} GiB runtime) but {gpu} gives vLLM {sizing.budget_gib:.1f} GiB at "
+                f"{sizing.runtime_overhead_gib:g} GiB runtime) but {gpu} gives vLLM {sizing.budget_gib:.1f} GiB at "
                 f"gpu_memory_utilization {layout.gpu_memory_utilization:.2f}; use FP8 weights (quantization: fp8, "
                 f"{replace(sizing, layout=replace(layout, weight_bytes=1)).weights_per_gpu_gib:.1f} GiB), more GPUs "
                 "(tensor_parallel_size) or a bigger GPU",
@@ -257,7 +263,7 @@ def plan_model(where: str, model: ModelConfig, instance: InstanceSpec, plan: Pla
 
 def planned_instance(config: EnvironmentConfig) -> InstanceSpec:
     """The smallest GPU instance the node group may launch (the worst case), which the plan sizes on."""
-    return min(config.gpu_node_group.instance_specs, key=lambda spec: spec.gpu_spec.visible_memory_mib)
+    return min(config.gpu_node_group.instance_specs, key=lambda spec: spec.gpu_spec.cuda_memory_gib)
 
 
 @dataclass(frozen=True)

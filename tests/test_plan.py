@@ -117,7 +117,7 @@ def test_synth_warns_about_low_concurrency_and_can_be_made_to_fail(dev, tmp_path
     )
     data = load("dev").model_dump(mode="json")
     data["plan"]["fail_below_min_concurrency"] = True
-    with pytest.raises(ConfigError, match=r"only 3\.78 sequences of 8192 tokens"):
+    with pytest.raises(ConfigError, match=r"only 3\.40 sequences of 8192 tokens"):
         synthesize(EnvironmentConfig.model_validate(data), tmp_path)
 
 
