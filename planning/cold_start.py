@@ -15,8 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from config.model import (
     GP3_INCLUDED_IOPS,
     GP3_INCLUDED_MIBPS,
@@ -26,7 +24,7 @@ from config.model import (
     ModelConfig,
 )
 from config.vllm import STARTUP_PROBE_FAILURES, STARTUP_PROBE_PERIOD_SECONDS
-from planning.catalog import InstanceSpec
+from planning.catalog import InstanceSpec, load_data
 from planning.findings import Finding, Kind, Severity
 from planning.sizing import GIB, Sizing, plan_environment
 
@@ -44,7 +42,7 @@ PHASES = ("node launch", "image pull", "weights", "load into GPU", "torch.compil
 
 @cache
 def facts() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(FACTS_FILE.read_text())
+    data: dict[str, Any] = load_data(FACTS_FILE)
     return data
 
 

@@ -22,8 +22,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from planning.catalog import load_data
 
 if TYPE_CHECKING:
     from planning.sizing import Sizing
@@ -85,7 +86,7 @@ class Calibration(BaseModel):
 
 @cache
 def calibration() -> Calibration:
-    return Calibration(**yaml.safe_load(CALIBRATION_FILE.read_text()))
+    return Calibration(**load_data(CALIBRATION_FILE))
 
 
 @dataclass(frozen=True)

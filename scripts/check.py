@@ -25,7 +25,6 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from config import ConfigError, EnvironmentConfig, load_environment
@@ -219,7 +218,10 @@ def main(argv: list[str] | None = None, clients: ClientFactory | None = None) ->
         if problems := offline_problems(config):
             raise ConfigError(refusal(config, problems))
         if args.deploy:
-            clients = clients or boto3.session.Session(region_name=config.region).client
+            if clients is None:
+                import boto3  # only here: `make synth` runs this script without AWS and should not wait for it
+
+                clients = boto3.session.Session(region_name=config.region).client
             granted = deploy_checks(config, clients, secrets=args.secrets, context_file=args.context_file)
             print(f"checked {config.source_file}: {granted}")
     except ConfigError as error:
