@@ -24,11 +24,11 @@ from charts.common import (
 )
 from charts.vllm import (
     NAMESPACE,
-    SECRET_PROVIDER_CLASS,
     SECRETS_MOUNT,
     SERVICE_ACCOUNT,
     SERVICE_PORT,
     deployment_name,
+    secrets_mount,
 )
 from config.images import Image
 from config.model import BenchmarkConfig, BenchmarkShape, ModelConfig
@@ -179,17 +179,9 @@ class BenchmarkChart(StandaloneChart):
         mounts: list[dict[str, Any]] = [{"name": "scratch", "mountPath": SCRATCH}]
         volumes: list[dict[str, Any]] = [{"name": "scratch", "emptyDir": {"sizeLimit": "2Gi"}}]
         if secrets:
-            mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
-            volumes.append(
-                {
-                    "name": "secrets",
-                    "csi": {
-                        "driver": "secrets-store.csi.k8s.io",
-                        "readOnly": True,
-                        "volumeAttributes": {"secretProviderClass": SECRET_PROVIDER_CLASS},
-                    },
-                }
-            )
+            mount, volume = secrets_mount()
+            mounts.append(mount)
+            volumes.append(volume)
         self.job: cdk8s.ApiObject = api_object(
             self,
             "job",

@@ -71,6 +71,19 @@ VLLM_SCAN_FINDINGS = PINNED_BY_TAG | {
 }
 
 
+def secrets_mount() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The container mount and pod volume of the model servers' secrets (the Secrets Store CSI driver, read-only)."""
+    volume = {
+        "name": "secrets",
+        "csi": {
+            "driver": "secrets-store.csi.k8s.io",
+            "readOnly": True,
+            "volumeAttributes": {"secretProviderClass": SECRET_PROVIDER_CLASS},
+        },
+    }
+    return {"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True}, volume
+
+
 def deployment_name(model: ModelConfig) -> str:
     return f"vllm-{model.name}"
 
@@ -229,17 +242,9 @@ class VllmChart(StandaloneChart):
             env.append({"name": "HF_TOKEN_PATH", "value": f"{SECRETS_MOUNT}/{HF_TOKEN_FILE}"})
         command = API_KEY_LAUNCHER if API_KEY_FILE in self.secrets else SERVE
         if self.secrets:
-            mounts.append({"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True})
-            volumes.append(
-                {
-                    "name": "secrets",
-                    "csi": {
-                        "driver": "secrets-store.csi.k8s.io",
-                        "readOnly": True,
-                        "volumeAttributes": {"secretProviderClass": SECRET_PROVIDER_CLASS},
-                    },
-                }
-            )
+            mount, volume = secrets_mount()
+            mounts.append(mount)
+            volumes.append(volume)
         return api_object(
             self,
             f"{model.name}-deployment",
