@@ -658,7 +658,12 @@ class PlanConfig(Strict):
     average_output_tokens: int = Field(
         default=256, ge=1, description="Of those, the output tokens (the rest is the prompt, which is prefilled)."
     )
-    max_num_seqs: int = Field(default=256, ge=1, description="vLLM's batch limit (`--max-num-seqs` default).")
+    max_num_seqs: int | None = Field(
+        default=None,
+        ge=1,
+        description="vLLM's batch limit for the plan. Empty: the model's `--max-num-seqs` in extra_args, else the "
+        "pinned release's default for its GPU (1024 on GPUs of 70 GiB or more other than the A100, 256 on the rest).",
+    )
     utilization: float = Field(
         default=0.5, gt=0, le=1, description="Share of hours the GPUs are busy, for the cost per million tokens."
     )

@@ -33,6 +33,7 @@ class Layout:
     tensor_parallel_size: int
     max_model_len: int
     gpu_memory_utilization: float
+    max_num_seqs: int | None = None  # `--max-num-seqs` from the model's extra_args
 
 
 @dataclass(frozen=True)
@@ -95,16 +96,21 @@ class Sizing:
         return self.instance.gpu_spec.bandwidth_gbps * 1e9 / bytes_per_step
 
     @property
+    def max_num_seqs(self) -> int:
+        """vLLM's batch limit: the model's own flag, the plan's, or what the pinned release picks for this GPU."""
+        return self.layout.max_num_seqs or self.plan.max_num_seqs or default_max_num_seqs(self.instance)
+
+    @property
     def in_flight(self) -> int:
         """Typical requests decoding together: as many as the KV cache holds, up to vLLM's batch limit."""
-        return max(min(self.kv_tokens // self.plan.average_sequence_tokens, self.plan.max_num_seqs), 1)
+        return max(min(self.kv_tokens // self.plan.average_sequence_tokens, self.max_num_seqs), 1)
 
     @property
     def estimated_throughput(self) -> float:
         """Output tokens/s of one replica kept busy with typical requests (planning/throughput.py's model)."""
         output = self.plan.average_output_tokens
         return self.throughput_at(
-            self.plan.max_num_seqs, input_tokens=self.plan.average_sequence_tokens - output, output_tokens=output
+            self.max_num_seqs, input_tokens=self.plan.average_sequence_tokens - output, output_tokens=output
         )
 
     @property
@@ -152,8 +158,26 @@ def architecture_of(model: ModelConfig) -> ModelArchitecture | None:
     return architecture_for(model.model_id)
 
 
+def default_max_num_seqs(instance: InstanceSpec) -> int:
+    """`vllm serve`'s --max-num-seqs default in the pinned release (vllm/engine/arg_utils.py, 0.31.0): 1024 on GPUs
+    with 70 GiB or more other than the A100 (H100 and up), 256 on the rest."""
+    large = instance.gpu_spec.cuda_memory_gib >= 70 and not instance.gpu.startswith("A100")
+    return 1024 if large else 256
+
+
+def flag_value(args: list[str], flag: str) -> str | None:
+    """The value of `flag` in vLLM arguments, written `--flag value` or `--flag=value`; None when absent."""
+    for index, arg in enumerate(args):
+        if arg == flag and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith(f"{flag}="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def layout_of(model: ModelConfig, architecture: ModelArchitecture) -> Layout:
     native = BYTES_PER_DTYPE[architecture.dtype]
+    max_num_seqs = flag_value(model.extra_args, "--max-num-seqs")
     return Layout(
         weight_bytes=1 if model.quantization == "fp8" else native,
         native_bytes=native,
@@ -161,6 +185,7 @@ def layout_of(model: ModelConfig, architecture: ModelArchitecture) -> Layout:
         tensor_parallel_size=model.tensor_parallel_size,
         max_model_len=model.max_model_len,
         gpu_memory_utilization=model.gpu_memory_utilization,
+        max_num_seqs=int(max_num_seqs) if max_num_seqs and max_num_seqs.isdigit() else None,
     )
 
 

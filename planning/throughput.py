@@ -104,7 +104,7 @@ def output_tokens_per_second(sizing: "Sizing", traffic: Traffic, constants: Cons
     gpu = sizing.instance.gpu_spec
     tp = sizing.layout.tensor_parallel_size
     sequence = traffic.input_tokens + traffic.output_tokens
-    batch = max(min(traffic.requests, sizing.plan.max_num_seqs, sizing.kv_tokens // sequence), 1)
+    batch = max(min(traffic.requests, sizing.max_num_seqs, sizing.kv_tokens // sequence), 1)
     in_flight = batch * (1 - batch / (2 * traffic.requests)) if traffic.burst else batch
     fp8_math = sizing.layout.weight_bytes == 1 and gpu.tflops_fp8 is not None
     flops = (gpu.tflops_fp8 if fp8_math and gpu.tflops_fp8 else gpu.tflops_bf16) * 1e12

@@ -234,6 +234,8 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
     assumptions.add_column("assumption")
     assumptions.add_column("value", justify="right")
     for key, value in config.plan.model_dump().items():
+        if key == "max_num_seqs" and value is None:
+            value = "vLLM's default for the GPU (or the model's --max-num-seqs)"
         assumptions.add_row(key, str(value))
     assumptions.add_row("hours per month", str(HOURS_PER_MONTH))
     assumptions.add_row("prices", "on-demand us-east-1, planning/data/gpu_instances.yaml")

@@ -126,3 +126,28 @@ def test_the_lambda_runs_fit_with_vllms_defaults_too():
     for run in (run for run in RUNS if run.id.startswith("lambda-")):
         defaults = run.model_copy(update={"max_num_seqs": 256, "gpu_memory_utilization": 0.9})
         assert 0.7 <= run.output_tokens_per_second / predicted(defaults) <= 1.3, run.id
+
+
+def test_the_batch_limit_is_the_pinned_releases_default_for_the_gpu_unless_set():
+    """vllm/engine/arg_utils.py (0.31.0): `vllm serve` takes 1024 sequences on 70+ GiB GPUs other than the A100."""
+    from planning.catalog import gpu_instances
+    from planning.sizing import default_max_num_seqs
+
+    instances = gpu_instances()
+    assert default_max_num_seqs(instances["p5.48xlarge"]) == 1024
+    assert default_max_num_seqs(instances["p4d.24xlarge"]) == 256
+    assert default_max_num_seqs(instances["g6e.12xlarge"]) == 256 == default_max_num_seqs(instances["g5.2xlarge"])
+    config = load_environment("dev")
+    data = config.model_dump(mode="json")
+    (plan,) = plan_environment(config)
+    assert plan.sizing.max_num_seqs == 256
+    data["models"][0]["extra_args"] = ["--max-num-seqs", "8"]
+    (flagged,) = plan_environment(type(config).model_validate(data))
+    assert flagged.sizing.max_num_seqs == 8 and flagged.sizing.in_flight == 8
+    data["models"][0]["extra_args"] = ["--max-num-seqs=16"]
+    data["plan"]["max_num_seqs"] = 64
+    (both,) = plan_environment(type(config).model_validate(data))
+    assert both.sizing.max_num_seqs == 16, "the server's own flag wins over the plan's assumption"
+    data["models"][0]["extra_args"] = []
+    (planned,) = plan_environment(type(config).model_validate(data))
+    assert planned.sizing.max_num_seqs == 64
