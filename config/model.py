@@ -640,7 +640,8 @@ class PlanConfig(Strict):
     runtime_overhead_gib: float = Field(
         default=1.5,
         ge=0,
-        description="Per GPU, outside weights and KV cache: activations, CUDA graphs and the CUDA context.",
+        description="Per GPU, outside weights, KV cache and one step's activations (which grow with "
+        "--max-num-batched-tokens: planning/sizing.py): CUDA graphs, the CUDA context, non-torch memory.",
     )
     tensor_parallel_overhead_gib: float = Field(
         default=2.1,

@@ -20,6 +20,15 @@ from planning.findings import Finding, Kind, Severity, messages, problem, warnin
 from planning.throughput import Traffic, calibration_band, output_tokens_per_second
 
 GIB = 1024**3
+# Activation peak per token of a scheduler step and per unit of hidden size (per GPU), in bytes: fitted on two
+# published starts of Llama 3.1 8B (hidden 4096) after vLLM 0.17 cut activation memory, the only two found:
+#   vLLM 0.31.0 on an A100 80GB, 2048 tokens per step: non-torch 0.26 + activation 1.44 + CUDA graphs 0.23 = 1.93 GiB
+#     (a public repository's notes, search index id 70682754770; the repository is not named)
+#   vLLM 0.19.0 on an H100, 8192 tokens per step: non-torch 0.25 + activation 1.89 + graphs ~1.04 = ~3.18 GiB
+#     (github.com/llm-d-incubation/llm-d-planner docs/accuracy/vllm-v0.19.0-accuracy-report.md, commit 2d557dc)
+# A straight line through them: (3.18 - 1.93) GiB / 6144 tokens / 4096 = 53 bytes, and a fixed 1.51 GiB, which is
+# plan.runtime_overhead_gib's 1.5. Two points from two GPUs and releases: a stated assumption, not a measurement.
+ACTIVATION_BYTES_PER_TOKEN_AND_HIDDEN_UNIT = 53
 HOURS_PER_MONTH = 730
 
 
@@ -34,6 +43,7 @@ class Layout:
     max_model_len: int
     gpu_memory_utilization: float
     max_num_seqs: int | None = None  # `--max-num-seqs` from the model's extra_args
+    max_num_batched_tokens: int | None = None  # `--max-num-batched-tokens` from the model's extra_args
 
 
 @dataclass(frozen=True)
@@ -67,9 +77,21 @@ class Sizing:
 
     @property
     def runtime_overhead_gib(self) -> float:
-        """Per GPU, outside weights and KV cache: activations and CUDA graphs, plus all-reduce buffers under TP."""
+        """Per GPU, outside weights and KV cache: the fixed part (CUDA graphs, context, non-torch memory), the
+        activations of one scheduler step's tokens, and the all-reduce buffers under tensor parallelism."""
         parallel = self.plan.tensor_parallel_overhead_gib if self.layout.tensor_parallel_size > 1 else 0.0
-        return self.plan.runtime_overhead_gib + parallel
+        return self.plan.runtime_overhead_gib + self.activation_gib + parallel
+
+    @property
+    def max_num_batched_tokens(self) -> int:
+        """Tokens one scheduler step may carry: the model's own flag, or the pinned release's default for the GPU."""
+        return self.layout.max_num_batched_tokens or default_max_num_batched_tokens(self.instance)
+
+    @property
+    def activation_gib(self) -> float:
+        """The activation peak vLLM profiles: grows with the step's tokens and this GPU's share of the hidden size."""
+        hidden_per_gpu = self.architecture.hidden_size / self.layout.tensor_parallel_size
+        return self.max_num_batched_tokens * hidden_per_gpu * ACTIVATION_BYTES_PER_TOKEN_AND_HIDDEN_UNIT / GIB
 
     @property
     def kv_bytes_per_token(self) -> int:
@@ -158,11 +180,20 @@ def architecture_of(model: ModelConfig) -> ModelArchitecture | None:
     return architecture_for(model.model_id)
 
 
+def _large_gpu_defaults(instance: InstanceSpec) -> bool:
+    """`vllm serve` takes larger batch defaults on GPUs of 70 GiB or more other than the A100 (H100 and up):
+    vllm/engine/arg_utils.py, _get_default_max_num_seqs_and_batched_tokens, in the pinned 0.31.0."""
+    return instance.gpu_spec.cuda_memory_gib >= 70 and not instance.gpu.startswith("A100")
+
+
 def default_max_num_seqs(instance: InstanceSpec) -> int:
-    """`vllm serve`'s --max-num-seqs default in the pinned release (vllm/engine/arg_utils.py, 0.31.0): 1024 on GPUs
-    with 70 GiB or more other than the A100 (H100 and up), 256 on the rest."""
-    large = instance.gpu_spec.cuda_memory_gib >= 70 and not instance.gpu.startswith("A100")
-    return 1024 if large else 256
+    """`vllm serve`'s --max-num-seqs default in the pinned release: 1024 on H100-class GPUs, 256 on the rest."""
+    return 1024 if _large_gpu_defaults(instance) else 256
+
+
+def default_max_num_batched_tokens(instance: InstanceSpec) -> int:
+    """`vllm serve`'s --max-num-batched-tokens default in the pinned release: 8192 on H100-class GPUs, else 2048."""
+    return 8192 if _large_gpu_defaults(instance) else 2048
 
 
 def flag_value(args: list[str], flag: str) -> str | None:
@@ -178,6 +209,7 @@ def flag_value(args: list[str], flag: str) -> str | None:
 def layout_of(model: ModelConfig, architecture: ModelArchitecture) -> Layout:
     native = BYTES_PER_DTYPE[architecture.dtype]
     max_num_seqs = flag_value(model.extra_args, "--max-num-seqs")
+    batched_tokens = flag_value(model.extra_args, "--max-num-batched-tokens")
     return Layout(
         weight_bytes=1 if model.quantization == "fp8" else native,
         native_bytes=native,
@@ -186,6 +218,7 @@ def layout_of(model: ModelConfig, architecture: ModelArchitecture) -> Layout:
         max_model_len=model.max_model_len,
         gpu_memory_utilization=model.gpu_memory_utilization,
         max_num_seqs=int(max_num_seqs) if max_num_seqs and max_num_seqs.isdigit() else None,
+        max_num_batched_tokens=int(batched_tokens) if batched_tokens and batched_tokens.isdigit() else None,
     )
 
 

@@ -193,7 +193,8 @@ def print_plan(config: EnvironmentConfig, plans: list[ModelPlan], console: Conso
             ("vLLM budget per GPU", _gib(sizing.budget_gib),
              f"{instance.gpu_spec.cuda_memory_gib:.2f} GiB CUDA reports (nvidia-smi: {instance.gpu_spec.visible_memory_mib} MiB) x {sizing.layout.gpu_memory_utilization:.2f}"),
             ("runtime overhead per GPU", _gib(sizing.runtime_overhead_gib),
-             "assumption (plan.runtime_overhead_gib" + (", + plan.tensor_parallel_overhead_gib)" if sizing.layout.tensor_parallel_size > 1 else ")")),
+             f"plan.runtime_overhead_gib + {_gib(sizing.activation_gib)} of activations for {sizing.max_num_batched_tokens} tokens per step"
+             + (" + plan.tensor_parallel_overhead_gib" if sizing.layout.tensor_parallel_size > 1 else "")),
             ("KV cache per GPU", _gib(sizing.kv_cache_gib), "budget - weights - overhead"),
             ("KV tokens", f"{sizing.kv_tokens:,}", f"kv_cache_dtype {model.kv_cache_dtype}"),
             ("max concurrency", f"{sizing.max_concurrency:.2f}", f"sequences of max_model_len {model.max_model_len}"),

@@ -117,7 +117,7 @@ def test_synth_warns_about_low_concurrency_and_can_be_made_to_fail(dev, tmp_path
     )
     data = load("dev").model_dump(mode="json")
     data["plan"]["fail_below_min_concurrency"] = True
-    with pytest.raises(ConfigError, match=r"only 3\.40 sequences of 8192 tokens"):
+    with pytest.raises(ConfigError, match=r"only 2\.98 sequences of 8192 tokens"):
         synthesize(EnvironmentConfig.model_validate(data), tmp_path)
 
 
@@ -153,7 +153,9 @@ def test_cost_per_million_tokens_follows_its_formula():
     assert sizing is not None
     by_hand = 1.212 * 1 / (sizing.estimated_throughput * 3600 * 0.5) * 1e6
     assert sizing.usd_per_million_output_tokens == pytest.approx(by_hand, rel=1e-9)
-    assert 0.5 < sizing.usd_per_million_output_tokens < 2.0
+    # The ~300 tokens/s published for Llama 3 8B on one A10G (issue 15) would cost $2.24 per million at 50 %.
+    published = 1.212 / (300 * 3600 * 0.5) * 1e6
+    assert sizing.usd_per_million_output_tokens == pytest.approx(published, rel=0.3)
 
 
 def _fleet(env_name: str, capsys, *extra: str) -> dict:
