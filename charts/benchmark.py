@@ -71,7 +71,7 @@ class BenchRun:
 def fitting_shapes(benchmark: BenchmarkConfig, model: ModelConfig) -> list[BenchmarkShape]:
     """The shapes whose requests the model accepts. Configured shapes always fit (the config loader refuses
     one that does not); a default shape longer than a short max_model_len is left out rather than refused."""
-    return [shape for shape in benchmark.shapes if shape.input_tokens + shape.output_tokens <= model.max_model_len]
+    return [shape for shape in benchmark.shapes if shape.fits(model)]
 
 
 def bench_runs(benchmark: BenchmarkConfig, model: ModelConfig) -> list[BenchRun]:

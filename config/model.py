@@ -713,6 +713,10 @@ class BenchmarkShape(Strict):
         default=4, ge=1, description="Requests per run = concurrency x this, so every run reaches its steady state."
     )
 
+    def fits(self, model: ModelConfig) -> bool:
+        """vLLM accepts the shape's requests: prompt and output within the model's max_model_len."""
+        return self.input_tokens + self.output_tokens <= model.max_model_len
+
     @model_validator(mode="after")
     def _coherent(self) -> Self:
         if self.shared_prefix_tokens >= self.input_tokens:
@@ -1055,7 +1059,7 @@ class EnvironmentConfig(Strict):
             return self  # the default shapes are left out where they do not fit (charts/benchmark.py)
         for index, shape in enumerate(self.benchmark.shapes):
             for model_index, model in enumerate(self.models):
-                if shape.input_tokens + shape.output_tokens > model.max_model_len:
+                if not shape.fits(model):
                     raise ValueError(
                         f"benchmark.shapes[{index}] ({shape.name}): {shape.input_tokens} + {shape.output_tokens} "
                         f"tokens exceed models[{model_index}] ({model.name}) max_model_len {model.max_model_len}, "

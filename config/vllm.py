@@ -89,6 +89,28 @@ def _spellings() -> dict[str, str]:
 NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
+def canonical_flag(arg: str) -> str | None:
+    """The long name of the vLLM flag `arg` spells (`--a_b`, `--a-b=1`, an alias, `-O3`), or None if it spells none."""
+    written = arg.split("=", 1)[0]
+    if written.startswith("--"):
+        written = written.split(".", 1)[0].replace("_", "-")  # --a_b and --json-config.key spellings
+    elif written.startswith("-O"):
+        written = "-O"  # -O3, -O=3
+    else:
+        written = written.split(".", 1)[0]  # -cc.mode
+    return _spellings().get(written)
+
+
+def extra_arg_value(args: list[str], flag: str) -> str | None:
+    """The value `args` give `flag` (its long name), however it is spelled; None when they do not set it."""
+    for index, arg in enumerate(args):
+        if arg.startswith("-") and not NUMBER.fullmatch(arg) and canonical_flag(arg) == flag:
+            if "=" in arg:
+                return arg.split("=", 1)[1]
+            return args[index + 1] if index + 1 < len(args) else None
+    return None
+
+
 def extra_args_problems(args: list[str]) -> list[str]:
     """Why `extra_args` cannot be passed as they are: unknown flags, and any spelling of a flag the app sets."""
     problems = []
@@ -98,14 +120,7 @@ def extra_args_problems(args: list[str]) -> list[str]:
         if any(character.isspace() for character in arg):
             problems.append(f"'{arg[:60]}' holds a space: give each flag and each value its own list item")
             continue
-        written = arg.split("=", 1)[0]
-        if written.startswith("--"):
-            written = written.split(".", 1)[0].replace("_", "-")  # --a_b and --json-config.key spellings
-        elif written.startswith("-O"):
-            written = "-O"  # -O3, -O=3
-        else:
-            written = written.split(".", 1)[0]  # -cc.mode
-        flag = _spellings().get(written)
+        flag = canonical_flag(arg)
         if flag is None:
             problems.append(
                 f"'{arg[:60]}' is not a flag of vLLM {VLLM_IMAGE.tag} (config/vllm_serve_flags.json); check the "

@@ -15,6 +15,7 @@ replica delivers under load is planning/throughput.py's model, calibrated on pub
 from dataclasses import dataclass, field, replace
 
 from config.model import EnvironmentConfig, ModelConfig, PlanConfig
+from config.vllm import extra_arg_value
 from planning.catalog import BYTES_PER_DTYPE, InstanceSpec, ModelArchitecture, architecture_for, model_architectures
 from planning.findings import Finding, Kind, Severity, messages, problem, warning
 from planning.throughput import Traffic, calibration_band, output_tokens_per_second
@@ -196,20 +197,10 @@ def default_max_num_batched_tokens(instance: InstanceSpec) -> int:
     return 8192 if _large_gpu_defaults(instance) else 2048
 
 
-def flag_value(args: list[str], flag: str) -> str | None:
-    """The value of `flag` in vLLM arguments, written `--flag value` or `--flag=value`; None when absent."""
-    for index, arg in enumerate(args):
-        if arg == flag and index + 1 < len(args):
-            return args[index + 1]
-        if arg.startswith(f"{flag}="):
-            return arg.split("=", 1)[1]
-    return None
-
-
 def layout_of(model: ModelConfig, architecture: ModelArchitecture) -> Layout:
     native = BYTES_PER_DTYPE[architecture.dtype]
-    max_num_seqs = flag_value(model.extra_args, "--max-num-seqs")
-    batched_tokens = flag_value(model.extra_args, "--max-num-batched-tokens")
+    max_num_seqs = extra_arg_value(model.extra_args, "--max-num-seqs")
+    batched_tokens = extra_arg_value(model.extra_args, "--max-num-batched-tokens")
     return Layout(
         weight_bytes=1 if model.quantization == "fp8" else native,
         native_bytes=native,

@@ -50,6 +50,10 @@ class UsageError(Exception):
     """Exit 2: the benchmark cannot be started as asked."""
 
 
+class NoClusterAccess(UsageError):
+    """Exit 2: the cluster cannot be reached or refuses this identity; the fix is the kubeconfig."""
+
+
 @dataclass(frozen=True)
 class RunResult:
     """One run's numbers, from the JSON `vllm bench serve --save-result` writes (vLLM 0.31.0 field names)."""
@@ -198,7 +202,7 @@ class KubernetesJobs:
                 config_file=kubeconfig, context=context, persist_config=False
             )
         except (kubernetes.config.ConfigException, OSError, yaml.YAMLError) as error:
-            raise UsageError(f"no usable kubeconfig ({error})") from None
+            raise NoClusterAccess(f"no usable kubeconfig ({error})") from None
         self._api_exception: type[Exception] = kubernetes.client.exceptions.ApiException
         self._batch = kubernetes.client.BatchV1Api(api_client)
         self._core = kubernetes.client.CoreV1Api(api_client)
@@ -249,14 +253,14 @@ class KubernetesJobs:
             if absent and status in (400, 404):  # gone, or its container has not started yet
                 return None
             if status in (401, 403):
-                raise UsageError(
+                raise NoClusterAccess(
                     f"the Kubernetes API refused this identity ({status} {getattr(error, 'reason', '')})"
                 ) from None
             if not status:  # the client failed before any answer (TLS, for one)
-                raise UsageError(f"cannot reach the Kubernetes API ({getattr(error, 'reason', error)})") from None
+                raise NoClusterAccess(f"cannot reach the Kubernetes API ({getattr(error, 'reason', error)})") from None
             raise
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise UsageError(f"cannot reach the Kubernetes API ({error})") from None
+            raise NoClusterAccess(f"cannot reach the Kubernetes API ({error})") from None
 
 
 def run_job(
@@ -344,9 +348,9 @@ def main(
                 runner, manifest, deadline_seconds=config.benchmark.deadline_minutes * 60, console=console, sleep=sleep
             )
     except (ConfigError, UsageError, OSError) as error:
-        fix = "" if not isinstance(error, UsageError) or "kube" not in str(error).lower() else (
-            f" Fix: run `make kubeconfig ENV={args.env}` first, or pass --context / --kubeconfig."
-        )  # fmt: skip
+        fix = ""
+        if isinstance(error, NoClusterAccess):
+            fix = f" Fix: run `make kubeconfig ENV={args.env}` first, or pass --context / --kubeconfig."
         console.print(Text.assemble(Text("error: ", style="red"), Text(f"{error}{fix}")))
         return 2
     sizing = next(plan.sizing for plan in plan_environment(config) if plan.model.name == model.name)

@@ -156,6 +156,16 @@ def without_aws_credentials(tmp_path: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture
+def no_aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """This process as a user with no AWS credentials anywhere runs it: the in-process twin of the above."""
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in without_aws_credentials(tmp_path).items():
+        if name.startswith("AWS_"):
+            monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fake credentials, so boto3 signs requests that moto or a Stubber answer; no real AWS call is possible."""
     for name, value in FAKE_AWS_CREDENTIALS.items():

@@ -2,13 +2,14 @@
 
 import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.local_server import serving
 
 MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
 WORDS = ["one", " two", " three", " four", " five"]
@@ -129,12 +130,5 @@ def _handler(behaviour: Behaviour) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_openai_server(behaviour: Behaviour) -> Iterator[str]:
     """Serve on an ephemeral port of 127.0.0.1; yields the base URL and stops the server afterwards."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(behaviour))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_handler(behaviour)) as url:
+        yield url

@@ -3,10 +3,11 @@ and download one, with the Hub's error headers for a refused token and an unknow
 
 import hashlib
 import json
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.local_server import serving
 
 
 @contextmanager
@@ -63,11 +64,5 @@ def hub(repo: str, revision: str, files: dict[str, bytes], *, token: str | None)
         def do_HEAD(self) -> None:
             self._serve(body=False)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url, requests

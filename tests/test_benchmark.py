@@ -259,6 +259,7 @@ def test_an_unknown_model_is_a_usage_error_naming_the_choices(capsys):
     assert bench_endpoint.main(["--env", "dev", "--model", "nope", "--render"]) == 2
     out = capsys.readouterr().out
     assert "config/dev.yaml has no model named 'nope'" in out and "MODEL=llama3-8b" in out
+    assert "make kubeconfig" not in out, "the kubeconfig fix is for cluster access only"
 
 
 def test_render_prints_the_same_job_as_dist(capsys, job):

@@ -113,12 +113,7 @@ def test_a_missing_bucket_says_which_stack_to_deploy(env_dir, aws):
     assert code == 2 and "make secrets ENV=stream" in output and "vllm-stream-weights" in output
 
 
-def test_no_aws_credentials_exit_2_before_anything(env_dir, monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_no_aws_credentials_exit_2_before_anything(env_dir, no_aws_credentials):
     code, output = run(env_dir, "http://127.0.0.1:9")
     assert code == 2 and "no AWS credentials found" in output
 

@@ -5,9 +5,8 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import boto3
@@ -19,6 +18,7 @@ from rich.console import Console
 from functions.guards.secrets import PLACEHOLDER
 from scripts import set_secrets as secrets
 from tests.conftest import ROOT, without_aws_credentials
+from tests.local_server import serving
 
 HF_SECRET = "vllm-dev/huggingface-token"
 DOCKER_SECRET = "ecr-pullthroughcache/docker-hub"
@@ -49,18 +49,15 @@ class Hub:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.handler = Handler
+        self.url = ""
 
 
 @pytest.fixture(scope="module")
 def hub_server() -> Iterator[Hub]:
     hub = Hub()
-    thread = threading.Thread(target=hub.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    yield hub
-    hub.server.shutdown()
-    hub.server.server_close()
+    with serving(hub.handler) as hub.url:
+        yield hub
 
 
 @pytest.fixture(autouse=True)

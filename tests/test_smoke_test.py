@@ -134,12 +134,7 @@ def test_missing_secret_is_a_usage_error(capsys, aws_credentials):
     assert "cannot read the api key secret vllm-dev/api-key" in " ".join(lines)
 
 
-def test_no_aws_credentials_is_a_usage_error(capsys, monkeypatch, tmp_path):
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+def test_no_aws_credentials_is_a_usage_error(capsys, no_aws_credentials):
     code, lines = run(capsys, "--url", "http://127.0.0.1:9", "--env", "dev")
     assert code == 2
     assert "no AWS credentials" in " ".join(lines) and "--api-key" in " ".join(lines)

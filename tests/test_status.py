@@ -9,11 +9,10 @@ import contextlib
 import io
 import json
 import shutil
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +23,7 @@ from rich.console import Console
 from scripts import status
 from scripts.status import KubernetesCluster, RecordedCluster, Stage
 from tests.conftest import ROOT, load
+from tests.local_server import serving
 
 FIXTURES = ROOT / "tests" / "fixtures" / "status"
 NOW = datetime(2026, 11, 28, 16, 20, tzinfo=UTC)  # the recordings were taken at about this time
@@ -496,14 +496,8 @@ def fake_api_server(state: RecordedCluster, *, fail_with: int | None = None) -> 
                 return self.failure(404, f"{url.path} not found")
             return self.send(200, found)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", requests
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url, requests
 
 
 def kubeconfig(directory: Path, server: str, *others: str) -> str:

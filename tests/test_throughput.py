@@ -144,6 +144,9 @@ def test_the_batch_limit_is_the_pinned_releases_default_for_the_gpu_unless_set()
     data["models"][0]["extra_args"] = ["--max-num-seqs", "8"]
     (flagged,) = plan_environment(type(config).model_validate(data))
     assert flagged.sizing.max_num_seqs == 8 and flagged.sizing.in_flight == 8
+    data["models"][0]["extra_args"] = ["--max_num_seqs", "12"]  # vLLM's underscore spelling, which config accepts
+    (underscored,) = plan_environment(type(config).model_validate(data))
+    assert underscored.sizing.max_num_seqs == 12
     data["models"][0]["extra_args"] = ["--max-num-seqs=16"]
     data["plan"]["max_num_seqs"] = 64
     (both,) = plan_environment(type(config).model_validate(data))
