@@ -643,6 +643,8 @@ class PlanConfig(Strict):
         description="Per GPU, outside weights, KV cache and one step's activations (which grow with "
         "--max-num-batched-tokens: planning/sizing.py): CUDA graphs, the CUDA context, non-torch memory.",
     )
+    # Source: "TP≥2 requires NCCL all-reduce buffers (~2.1 GiB/GPU ...)", github.com/llm-d-incubation/llm-d-planner
+    # docs/accuracy/vllm-v0.19.0-accuracy-report.md (commit 2d557dc); vLLM 0.11 showed 0.55 GiB at TP 2, so this leans high.
     tensor_parallel_overhead_gib: float = Field(
         default=2.1,
         ge=0,
