@@ -1,7 +1,6 @@
 """Helpers to read rendered Kubernetes manifests."""
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,12 @@ import yaml
 from charts.common import StandaloneChart
 from config.scheduling import GPU_RESOURCE
 from config.versions import KUBERNETES_VERSION
+from tests import tool_cache
 
 SCHEMA_VERSION = f"{KUBERNETES_VERSION}.0"
 ROOT = Path(__file__).resolve().parent.parent
+CRD_VALIDATOR = ROOT / "tests" / "crd_validate.mjs"
+NODE_LOCK = ROOT / "package-lock.json"
 # Custom resources, by API group, validated against their upstream CRD schema from a pinned package
 # (package.json) that ships it; tests/crd_validate.mjs runs the package's own validator.
 # @kubernetes-models/karpenter 2.0.0 is generated from Karpenter v1.12.1 (the pinned chart is 1.14.1: see
@@ -54,39 +56,52 @@ def gpu_request(pod_spec: dict[str, Any]) -> int:
 
 
 def validate_custom_resources(docs: list[dict[str, Any]]) -> list[str | None]:
-    """Each document's error against its upstream CRD schema, or None; one Node process per package."""
+    """Each document's error against its upstream CRD schema, or None; one Node run per package."""
     errors: list[str | None] = [None] * len(docs)
     by_package: dict[str, list[int]] = {}
     for index, doc in enumerate(docs):
-        group = doc["apiVersion"].split("/")[0]
+        group = _group(doc)
         if group not in CRD_SCHEMA_PACKAGES:
             errors[index] = f"no CRD schema package is pinned for {group}"
             continue
         by_package.setdefault(CRD_SCHEMA_PACKAGES[group], []).append(index)
     for package, indexes in by_package.items():
         request = {"package": package, "documents": [docs[index] for index in indexes]}
-        result = subprocess.run(
-            ["node", str(ROOT / "tests" / "crd_validate.mjs")],
-            input=json.dumps(request), capture_output=True, text=True, cwd=ROOT, timeout=120, check=True,
-        )  # fmt: skip
+        result = tool_cache.run(
+            ["node", str(CRD_VALIDATOR)],
+            {},
+            stdin=json.dumps(request),
+            versions=[CRD_VALIDATOR, NODE_LOCK],
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
         for answer in json.loads(result.stdout):
             errors[indexes[answer["index"]]] = answer["error"]
     return errors
 
 
-def validate_strictly(doc: dict[str, Any]) -> None:
+def validate_strictly(*docs: dict[str, Any]) -> None:
     """Core kinds against the pinned Kubernetes schema; custom resources against their upstream CRD schema."""
-    group = doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
-    if group in CRD_SCHEMA_PACKAGES:
-        (error,) = validate_custom_resources([doc])
-        if error:
-            raise ValueError(f"{doc['kind']} {doc['metadata'].get('name')}: {error}")
-        return
-    try:
-        kubernetes_validate.validate(doc, SCHEMA_VERSION, strict=True)
-    except kubernetes_validate.SchemaNotFoundError:
-        if group not in CRD_GROUPS_WITHOUT_SCHEMA:
-            raise
+    custom = [doc for doc in docs if _group(doc) in CRD_SCHEMA_PACKAGES]
+    problems = [
+        f"{doc['kind']} {doc['metadata'].get('name')}: {error}"
+        for doc, error in zip(custom, validate_custom_resources(custom), strict=True)
+        if error
+    ]
+    if problems:
+        raise ValueError("\n".join(problems))
+    for doc in docs:
+        if _group(doc) in CRD_SCHEMA_PACKAGES:
+            continue
+        try:
+            kubernetes_validate.validate(doc, SCHEMA_VERSION, strict=True)
+        except kubernetes_validate.SchemaNotFoundError:
+            if _group(doc) not in CRD_GROUPS_WITHOUT_SCHEMA:
+                raise
+
+
+def _group(doc: dict[str, Any]) -> str:
+    return doc["apiVersion"].split("/")[0] if "/" in doc["apiVersion"] else ""
 
 
 def applied_documents(template: dict[str, Any], logical_id_prefix: str) -> list[dict[str, Any]]:

@@ -38,9 +38,7 @@ def test_manifest_snapshot(synth_env, json_snapshot, env_name):
 
 
 def test_every_document_validates_strictly_against_the_pinned_kubernetes(rendered):
-    for docs in rendered.values():
-        for doc in docs:
-            validate_strictly(doc)
+    validate_strictly(*(doc for docs in rendered.values() for doc in docs))
 
 
 def test_strict_validation_rejects_unknown_fields_and_kinds():

@@ -6,16 +6,16 @@ finding, and on an acknowledgment without a reason.
 """
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from charts.bundle import side_files, write_manifests
+from tests import tool_cache
 from tests.conftest import ROOT
 
 CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+CHECKOV_LOCK = ROOT / "tools" / "checkov" / "uv.lock"
 SCANNED = ["dev", "prod", "alb", "node-group"]
 # A canary the scan must flag, so an empty result can never mean "nothing was scanned".
 CANARY = {"Resources": {"Canary": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}}}}
@@ -35,21 +35,26 @@ def _reports(output: str) -> list[dict]:
 @pytest.fixture(scope="module")
 def scan(synth_env, tmp_path_factory) -> list[dict]:
     assert CHECKOV.is_file(), "checkov is installed by `make test` into .tools/checkov (its own locked venv)"
-    directories = []
+    files: dict[str, bytes] = {"canary/canary.template.json": json.dumps(CANARY).encode()}
     for env_name in SCANNED:
         synthesized = synth_env(env_name)
-        dist = tmp_path_factory.mktemp(f"dist-{env_name}")
+        for template in synthesized.outdir.glob("*.template.json"):
+            files[f"{env_name}/cdk.out/{template.name}"] = template.read_bytes()
+        dist = tmp_path_factory.mktemp(f"dist-{env_name}") / env_name
         # The side files too: the benchmark Job is applied by hand, and is scanned like the rest.
-        write_manifests(synthesized.stacks.inference.charts, dist / env_name, files=side_files(synthesized.config))
-        directories += [synthesized.outdir, dist]
-    canary = tmp_path_factory.mktemp("canary")
-    (canary / "canary.template.json").write_text(json.dumps(CANARY))
+        write_manifests(synthesized.stacks.inference.charts, dist, files=side_files(synthesized.config))
+        for path in dist.rglob("*"):
+            if path.is_file():
+                files[f"{env_name}/dist/{path.relative_to(dist)}"] = path.read_bytes()
     command = [str(CHECKOV), "--skip-download", "--compact", "-o", "json"]
-    command += ["--framework", "cloudformation", "kubernetes"]
-    for directory in [*directories, canary]:
-        command += ["-d", str(directory)]
-    environ = os.environ | {"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
-    result = subprocess.run(command, capture_output=True, text=True, env=environ, timeout=300)
+    command += ["--framework", "cloudformation", "kubernetes", "-d", "."]
+    result = tool_cache.run(
+        command,
+        files,
+        versions=[CHECKOV_LOCK],
+        env={"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"},
+        storable=lambda code: code in (0, 1),
+    )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     return _reports(result.stdout)
 

@@ -1,7 +1,6 @@
 """The synthesized templates: snapshots, cfn-lint, cdk-nag, and no dependence on the machine."""
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -10,9 +9,11 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 
 from stacks.assembly import build
-from tests.conftest import ENVIRONMENTS, cdk_context, load, normalized, synthesize
+from tests import tool_cache
+from tests.conftest import ENVIRONMENTS, ROOT, cdk_context, load, normalized, synthesize
 
 STACKS = ["network", "secrets", "cluster", "inference"]
+CFN_LINT = str(Path(sys.executable).with_name("cfn-lint"))
 
 
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
@@ -35,25 +36,19 @@ def test_monitoring_template_snapshot(prod, json_snapshot):
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
 def test_cfn_lint_finds_no_errors(synth_env, env_name):
     synthesized = synth_env(env_name)
-    templates = sorted(str(path) for path in synthesized.outdir.glob("*.template.json"))
+    templates = {path.name: path.read_bytes() for path in sorted(synthesized.outdir.glob("*.template.json"))}
     optional = (synthesized.stacks.registry, synthesized.stacks.monitoring)
     assert len(templates) == len(STACKS) + sum(stack is not None for stack in optional)
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("cfn-lint")),
-            "--format",
-            "parseable",
-            "--regions",
-            "us-east-1",
-            "--",
-            *templates,
-        ],
-        capture_output=True,
-        text=True,
+    # cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational; anything else a crash.
+    completed = lambda code: code & ~(2 | 4 | 8) == 0  # noqa: E731
+    result = tool_cache.run(
+        [CFN_LINT, "--format", "parseable", "--regions", "us-east-1", "--", *templates],
+        templates,
+        versions=[ROOT / "uv.lock"],
+        storable=completed,
     )
-    # cfn-lint's exit code is a bit mask: 2 = errors, 4 = warnings, 8 = informational.
     assert result.returncode & 2 == 0, result.stdout + result.stderr
-    assert result.returncode & ~(2 | 4 | 8) == 0, result.stdout + result.stderr
+    assert completed(result.returncode), result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)

@@ -1,0 +1,67 @@
+"""The checkers' result cache reuses a verdict only for the same command, input bytes and checker version."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import tool_cache
+
+
+@pytest.fixture
+def checker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A stand-in checker that counts its real runs in a file outside its working directory."""
+    monkeypatch.setattr(tool_cache, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.delenv("VLLM_ON_EKS_TOOL_CACHE", raising=False)
+    runs = tmp_path / "runs"
+    version = tmp_path / "checker.lock"
+    version.write_text("1.0")
+    monkeypatch.setattr(tool_cache, "ROOT", tmp_path)
+    script = (
+        "import pathlib, sys; "
+        f"pathlib.Path({str(runs)!r}).open('a').write('x'); "
+        "text = pathlib.Path('in/template.json').read_text(); print(text.upper()); sys.exit(int('bad' in text))"
+    )
+
+    def check(content: str, *, storable=lambda code: code == 0):
+        result = tool_cache.run([sys.executable, "-c", script], {"in/template.json": content}, versions=[version],
+                                storable=storable)  # fmt: skip
+        return result, len(runs.read_text()) if runs.exists() else 0
+
+    return check, version, monkeypatch
+
+
+def test_an_identical_run_is_answered_from_the_cache(checker):
+    check, _, _ = checker
+    first, runs = check("fine")
+    again, runs_after = check("fine")
+    assert (again.returncode, again.stdout) == (first.returncode, first.stdout) == (0, "FINE\n")
+    assert runs_after == runs, "the second identical run did not start the checker"
+
+
+def test_changed_input_or_checker_version_runs_again(checker):
+    check, version, _ = checker
+    _, runs = check("fine")
+    result, runs_after_edit = check("fine, edited")
+    assert runs_after_edit == runs + 1 and result.stdout == "FINE, EDITED\n"
+    version.write_text("1.1")
+    _, runs_after_upgrade = check("fine, edited")
+    assert runs_after_upgrade == runs_after_edit + 1
+
+
+def test_a_failure_outside_storable_is_never_replayed(checker):
+    check, _, _ = checker
+    _, runs = check("bad")
+    result, runs_after = check("bad")
+    assert result.returncode == 1 and runs_after == runs + 1
+    _, stored_once = check("bad", storable=lambda code: code in (0, 1))
+    _, replayed = check("bad", storable=lambda code: code in (0, 1))
+    assert replayed == stored_once
+
+
+def test_the_cache_can_be_turned_off(checker):
+    check, _, monkeypatch = checker
+    _, runs = check("fine")
+    monkeypatch.setenv("VLLM_ON_EKS_TOOL_CACHE", "off")
+    _, runs_after = check("fine")
+    assert runs_after == runs + 1
