@@ -11,17 +11,18 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import cdk8s
-from aws_cdk import App, Stack
-from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_eks_v2 as eks
-from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
-
 from config.versions import KUBERNETES_VERSION
 
 
 def main() -> None:
     argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter).parse_args()
+    # After the arguments, so --help answers without starting jsii; the timed synth imports them either way.
+    import cdk8s
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_eks_v2 as eks
+    from aws_cdk.lambda_layer_kubectl_v36 import KubectlV36Layer
+
     app = App()
     stack = Stack(app, "baseline")
     vpc = ec2.Vpc(stack, "Vpc", max_azs=2)
