@@ -1,4 +1,8 @@
-"""Shared fixtures: synthesize an environment in-process, exactly as app.py does, once per session."""
+"""Shared fixtures: synthesize an environment in-process, exactly as app.py does, once per session.
+
+The CDK and the stacks are imported where they are used, not here: pytest-xdist's controller loads this
+file too but synthesizes nothing, and would otherwise start a jsii runtime before starting its workers.
+"""
 
 import functools
 import json
@@ -7,19 +11,21 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.loaders
 import botocore.session
 import pytest
-from aws_cdk import App
-from aws_cdk.assertions import Template
-from aws_cdk.cx_api import CloudAssembly
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from config import EnvironmentConfig, load_environment
 from config.names import REGISTRY_STACK
-from stacks.assembly import EnvironmentStacks, build
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+    from aws_cdk.cx_api import CloudAssembly
+
+    from stacks.assembly import EnvironmentStacks
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ["dev", "prod"]
@@ -48,10 +54,12 @@ def cdk_context() -> dict[str, Any]:
 @dataclass
 class Synthesized:
     config: EnvironmentConfig
-    stacks: EnvironmentStacks
-    assembly: CloudAssembly
+    stacks: "EnvironmentStacks"
+    assembly: "CloudAssembly"
 
-    def template(self, stack: str) -> Template:
+    def template(self, stack: str) -> "Template":
+        from aws_cdk.assertions import Template
+
         return Template.from_json(self.template_json(stack))
 
     def template_json(self, stack: str) -> dict[str, Any]:
@@ -65,6 +73,10 @@ class Synthesized:
 
 
 def synthesize(config: EnvironmentConfig, outdir: Path, *, deployer: str | None = None) -> Synthesized:
+    from aws_cdk import App
+
+    from stacks.assembly import build
+
     app = App(outdir=str(outdir), context=cdk_context())
     stacks = build(app, config, deployer=deployer)
     return Synthesized(config=config, stacks=stacks, assembly=app.synth())
