@@ -66,11 +66,11 @@ node_modules/.installed: package.json package-lock.json
 install: $(VENV)/.installed node_modules/.installed ## Install Python deps (uv.lock) and the pinned CDK CLI
 
 # make synth writes into a staging directory and swaps it in whole: a refused or interrupted run leaves
-# cdk.out/ as the last complete synth made it (the app swaps dist/ENV/ in whole the same way).
+# cdk.out/ as the last complete synth made it (the app swaps dist/ENV/ in whole the same way). The app runs
+# the offline checks of scripts/check.py itself, before it builds anything, so synth does not run them twice.
 SYNTH_STAGING := .tools/cdk.out.staging
 
 synth: install ## Synthesize ENV (default dev) into cdk.out/ and dist/ENV/, each swapped in whole
-	@$(PY) -m scripts.check "$(ENV)"
 	@rm -rf "$(SYNTH_STAGING)" cdk.out.previous
 	@$(CDK) synth --quiet -c env="$(ENV)" -o "$(SYNTH_STAGING)"
 	@if [ -d cdk.out ]; then mv cdk.out cdk.out.previous; fi; mv "$(SYNTH_STAGING)" cdk.out; rm -rf cdk.out.previous

@@ -11,11 +11,10 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from charts.bundle import side_files, write_manifests
 from config import ConfigError, load_environment
 from config.loader import CONFIG_DIR
 from config.names import deployer_context_key
-from stacks.assembly import build
+from planning.fit import require_deployable
 
 DEFAULT_ENV = "dev"
 MANIFESTS_DIR = Path(__file__).parent / "dist"  # plain YAML per chart, for kubectl and GitOps
@@ -28,6 +27,11 @@ def main() -> int:
     try:
         deployer = app.node.try_get_context(deployer_context_key(env_name))
         config = load_environment(env_name, config_dir=config_dir)
+        require_deployable(config)
+        # The stacks and charts load only for a config that will synthesize: a refusal answers a second sooner.
+        from charts.bundle import side_files, write_manifests
+        from stacks.assembly import build
+
         stacks = build(app, config, deployer=deployer)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

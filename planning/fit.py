@@ -5,6 +5,7 @@ CPU, memory after the kubelet's reservations: planning.kubelet); rollouts withou
 low concurrency are warned about (planning.capacity, planning.sizing).
 """
 
+from config.loader import ConfigError
 from config.model import EnvironmentConfig, ModelConfig
 from planning.capacity import capacity_findings
 from planning.catalog import InstanceSpec
@@ -77,6 +78,14 @@ def deployability(config: EnvironmentConfig) -> tuple[list[str], list[str]]:
     """(problems that stop synth, warnings it prints)."""
     found = findings(config)
     return messages(found, Severity.PROBLEM), messages(found, Severity.WARNING)
+
+
+def require_deployable(config: EnvironmentConfig) -> list[str]:
+    """The warnings of a config whose every model can run; a ConfigError with the one paragraph otherwise."""
+    problems, warnings = deployability(config)
+    if problems:
+        raise ConfigError(refusal(config, problems))
+    return warnings
 
 
 def refusal(config: EnvironmentConfig, problems: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""The first step of `make synth`, `make secrets` and `make deploy`: refuse what cannot work before CDK starts.
+"""The first step of `make diff`, `make secrets`, `make deploy` and `make destroy`: refuse what cannot work first.
 
     python -m scripts.check dev                       # offline: the file's values, and that every model fits
     python -m scripts.check dev --deploy              # also: credentials, account, who gets cluster-admin
@@ -7,7 +7,8 @@
     python -m scripts.check dev --secret-stacks       # the stacks `make secrets` deploys, one per line
 
 One paragraph and exit 2 for a problem; otherwise a short confirmation (silent offline, since synth
-prints the warnings itself) and exit 0. app.py runs the offline checks too, for `cdk` used directly.
+prints the warnings itself) and exit 0. app.py runs the offline checks itself, before it builds anything, so
+`make synth` and `cdk` used directly refuse the same files.
 
 With --deploy, the IAM role or user that deploys is recorded in cdk.context.json (once per environment)
 when cluster.grant_deployer is on, so `make deploy` gives its caller cluster-admin and every later synth,

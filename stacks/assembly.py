@@ -6,12 +6,11 @@ from aws_cdk import Annotations, App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from charts.bundle import prometheus_rules
-from config.loader import ConfigError
 from config.model import EnvironmentConfig
 from config.names import REGISTRY_STACK
 from config.secrets import API_KEY_FILE, mounted_secrets
 from observability.scrape import scrape_config_yaml
-from planning.fit import deployability, refusal
+from planning.fit import require_deployable
 from stacks.cluster_stack import ClusterStack
 from stacks.inference_stack import InferenceStack
 from stacks.monitoring_stack import MonitoringStack
@@ -48,9 +47,7 @@ def build(app: App, config: EnvironmentConfig, *, deployer: str | None = None) -
     Raises ConfigError when a model cannot run on the configured GPU nodes: it does not fit the GPU
     memory (weights, one sequence of KV cache), or its pod does not fit the node (GPUs, CPU, memory).
     """
-    problems, warnings = deployability(config)
-    if problems:
-        raise ConfigError(refusal(config, problems))
+    warnings = require_deployable(config)
     env = Environment(account=config.account, region=config.region)
     prefix = config.stack_prefix
     registry = None
