@@ -4,7 +4,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from pydantic import ValidationError
@@ -19,16 +19,9 @@ MAX_NAME_LENGTH = 32
 MAX_QUOTED = 80  # characters of a bad value an error message repeats
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """Refuses duplicate keys (YAML keeps the last one silently) and aliases (a few bytes can expand to gigabytes)."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.constructor.ConstructorError(
-                None, None, "aliases (*name) are not allowed; write the value out", event.start_mark
-            )
-        return super().compose_node(parent, index)
+class _StrictLoader(yaml.CSafeLoader):
+    """libyaml's safe loader (every make target and test reads these files: ~10x the pure-Python one's speed),
+    refusing duplicate keys, which YAML would keep the last of silently. Aliases are refused by `_parse`."""
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         keys = set()
@@ -40,6 +33,17 @@ class _StrictLoader(yaml.SafeLoader):
                 )
             keys.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _parse(text: str) -> Any:
+    """The document, refusing aliases first (*name: a few bytes can expand to gigabytes)."""
+    for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = cast(yaml.error.Mark, event.start_mark)  # libyaml's mark: the same line and column
+            raise yaml.constructor.ConstructorError(
+                None, None, "aliases (*name) are not allowed; write the value out", mark
+            )
+    return yaml.load(text, Loader=_StrictLoader)
 
 
 class ConfigError(Exception):
@@ -72,7 +76,7 @@ def load_environment(
             f"or create {shown} by copying config/dev.yaml and editing it."
         )
     try:
-        raw = yaml.load(path.read_text(), Loader=_StrictLoader) or {}
+        raw = _parse(path.read_text()) or {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

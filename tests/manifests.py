@@ -33,7 +33,7 @@ CRD_GROUPS_WITHOUT_SCHEMA = {"secrets-store.csi.x-k8s.io": "aws-secrets-store-cs
 
 
 def documents(chart: StandaloneChart) -> list[dict[str, Any]]:
-    return [doc for doc in yaml.safe_load_all(chart.to_yaml()) if doc]
+    return [doc for doc in yaml.load_all(chart.to_yaml(), Loader=yaml.CSafeLoader) if doc]
 
 
 def find(docs: list[dict[str, Any]], kind: str, name: str | None = None) -> dict[str, Any]:

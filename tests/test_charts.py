@@ -422,7 +422,7 @@ def test_cdk_deploys_exactly_what_dist_contains(dev, tmp_path):
             labels = doc["metadata"]["labels"]
             (prune,) = [key for key in labels if key.startswith("aws.cdk.eks/prune-")]
             del labels[prune]
-        assert deployed == [doc for doc in yaml.safe_load_all(path.read_text()) if doc], name
+        assert deployed == [doc for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader) if doc], name
 
 
 def test_vllm_runs_without_privileges_or_capabilities(rendered):
