@@ -1,5 +1,6 @@
 """Helpers to read rendered Kubernetes manifests."""
 
+import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,9 @@ from tests import tool_cache
 
 SCHEMA_VERSION = f"{KUBERNETES_VERSION}.0"
 ROOT = Path(__file__).resolve().parent.parent
+# kubernetes-validate reads and parses its schema files (a megabyte of shared definitions) again for every
+# document; they cannot change while the tests run, so each is parsed once per process.
+kubernetes_validate.utils.schema_contents = functools.cache(kubernetes_validate.utils.schema_contents)
 CRD_VALIDATOR = ROOT / "tests" / "crd_validate.mjs"
 NODE_LOCK = ROOT / "package-lock.json"
 # Custom resources, by API group, validated against their upstream CRD schema from a pinned package
