@@ -93,7 +93,7 @@ docs: install ## Regenerate the config reference in README.md from the pydantic 
 	$(PY) -m config reference --write README.md
 
 bench: install ## Synth time against a bare baseline (paired runs) and make test from a fresh clone and warm; prints targets
-	$(PY) scripts/bench.py --runs 3 --env "$(ENV)"
+	$(PY) scripts/bench.py --runs 5 --env "$(ENV)"
 
 diff: install ## Show what `make deploy ENV=...` would change (needs AWS credentials)
 	@$(PY) -m scripts.check "$(ENV)" --deploy

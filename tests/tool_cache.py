@@ -2,7 +2,8 @@
 
 A checker run is a function of its command, its installed version and its input files, and nothing
 else (each runs offline). So each run happens in a fresh directory holding only its inputs, under
-relative names, and its result is stored under a hash of all three. Only an identical run reuses it:
+relative names (a checker's own config file, should one be added, is one of them), and its result is
+stored under a hash of all three. Only an identical run reuses it:
 an edited template, another command or an upgraded checker (its lockfile is part of the key) is a
 new key, never a stale hit. A fresh clone, as in CI, has no cache and runs everything.
 
