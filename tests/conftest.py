@@ -9,7 +9,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,19 +53,30 @@ def cdk_context() -> dict[str, Any]:
 
 @dataclass
 class Synthesized:
+    """One synthesized environment. Templates are read from the assembly once per stack (each read crosses
+    into jsii with ~100 KB of JSON) and handed out as fresh copies, so a test may change what it gets."""
+
     config: EnvironmentConfig
     stacks: "EnvironmentStacks"
     assembly: "CloudAssembly"
+    _template_texts: dict[str, str] = field(default_factory=dict, repr=False)
+    _templates: dict[str, "Template"] = field(default_factory=dict, repr=False)
 
     def template(self, stack: str) -> "Template":
+        """The assertions view of a stack's template; read-only, so one per stack."""
         from aws_cdk.assertions import Template
 
-        return Template.from_json(self.template_json(stack))
+        if stack not in self._templates:
+            self._templates[stack] = Template.from_json(self.template_json(stack))
+        return self._templates[stack]
 
     def template_json(self, stack: str) -> dict[str, Any]:
         """A stack's template by short name: network, cluster, inference, or registry (shared, unprefixed)."""
-        name = REGISTRY_STACK if stack == "registry" else f"{self.config.stack_prefix}-{stack}"
-        return self.assembly.get_stack_by_name(name).template
+        if stack not in self._template_texts:
+            name = REGISTRY_STACK if stack == "registry" else f"{self.config.stack_prefix}-{stack}"
+            self._template_texts[stack] = json.dumps(self.assembly.get_stack_by_name(name).template)
+        result: dict[str, Any] = json.loads(self._template_texts[stack])
+        return result
 
     @property
     def outdir(self) -> Path:
