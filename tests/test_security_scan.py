@@ -78,6 +78,15 @@ def test_the_scan_ran_and_would_catch_a_finding(scan):
     kinds = {report["check_type"] for report in scan}
     assert {"cloudformation", "kubernetes"} <= kinds
     assert sum(report["summary"]["passed"] for report in scan) > 100
+    scanned = {
+        check["file_path"].lstrip("/")
+        for kind in ("passed_checks", "failed_checks", "skipped_checks")
+        for check in _checks(scan, kind)
+    }
+    for env_name in SCANNED:
+        assert f"{env_name}/cdk.out/vllm-{env_name}-cluster.template.json" in scanned, env_name
+        assert f"{env_name}/dist/03-vllm.yaml" in scanned, env_name
+        assert any(path.startswith(f"{env_name}/dist/benchmark/") for path in scanned), env_name
 
 
 def test_every_acknowledgment_carries_a_reason(scan):
