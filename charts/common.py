@@ -4,6 +4,7 @@ from typing import Any
 
 import cdk8s
 
+from charts.names import selector_labels
 from config.scheduling import GPU_NODE_LABELS, GPU_TAINT
 
 PART_OF = "vllm-on-eks"
@@ -14,11 +15,6 @@ RUNTIME_DEFAULT_SECCOMP = {"seccompProfile": {"type": "RuntimeDefault"}}
 # No privilege escalation, no Linux capability: what every container we write runs with.
 NO_PRIVILEGES = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 PART_OF_LABEL = {"app.kubernetes.io/part-of": PART_OF}  # for objects that belong to no one component
-
-
-def selector_labels(name: str, instance: str) -> dict[str, str]:
-    """Small and never-changing: a Deployment's selector is immutable once created."""
-    return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": instance}
 
 
 def recommended_labels(name: str, instance: str, *, component: str, version: str) -> dict[str, str]:

@@ -15,13 +15,13 @@ from charts.common import (
     recommended_labels,
     selector_labels,
 )
+from charts.names import DCGM_EXPORTER as NAME
+from charts.names import DCGM_EXPORTER_NAMESPACE as NAMESPACE
 from config.images import Image
 from config.metrics import DCGM_COUNTERS
 from config.scheduling import GPU_NODE_AGENT_REQUESTS
 from config.versions import DCGM_EXPORTER_IMAGE
 
-NAME = "dcgm-exporter"
-NAMESPACE = "gpu-monitoring"
 METRICS_PORT = 9400
 COUNTERS_PATH = "/etc/dcgm-exporter/counters.csv"
 POD_RESOURCES = "/var/lib/kubelet/pod-resources"  # lets the exporter label metrics with the pod using the GPU

@@ -15,12 +15,12 @@ from charts.common import (
     recommended_labels,
     selector_labels,
 )
+from charts.names import DEVICE_PLUGIN as NAME
+from charts.names import DEVICE_PLUGIN_NAMESPACE as NAMESPACE
 from config.images import Image
 from config.scheduling import GPU_NODE_AGENT_REQUESTS
 from config.versions import DEVICE_PLUGIN_IMAGE
 
-NAME = "nvidia-device-plugin"
-NAMESPACE = "kube-system"  # beside the other node agents, as in upstream's static manifest
 KUBELET_DEVICE_PLUGINS = "/var/lib/kubelet/device-plugins"
 REQUESTS = GPU_NODE_AGENT_REQUESTS[NAME]
 LIMITS = {"cpu": "200m", "memory": "128Mi"}

@@ -17,8 +17,11 @@ from charts.common import (
     gpu_placement,
     recommended_labels,
     scan_skips,
-    selector_labels,
 )
+from charts.names import VLLM_APP as APP
+from charts.names import VLLM_NAMESPACE as NAMESPACE
+from charts.names import VLLM_SERVICE_PORT as SERVICE_PORT
+from charts.names import deployment_name, model_selector
 from config.images import Image
 from config.model import ModelConfig
 from config.scheduling import GPU_RESOURCE
@@ -31,10 +34,8 @@ from config.vllm import (
     VLLM_IMAGE,
 )
 
-NAMESPACE = "vllm"
 SERVICE_ACCOUNT = "vllm"
 HTTP_PORT = 8000
-SERVICE_PORT = 80
 HF_CACHE = "/root/.cache/huggingface"  # HF_HOME of the vllm-openai image, which runs as root
 NODE_MODEL_CACHE = "/var/lib/vllm-cache"  # on the node's 200 GiB root volume: restarts skip the download
 # vLLM's own cache (torch.compile artefacts), kept on the node so a restart loads the compiled graphs (~9 s)
@@ -61,7 +62,6 @@ SECRET_PROVIDER_CLASS = "vllm-secrets"
 TERMINATION_GRACE_SECONDS = 300
 # Time for the endpoint removal to reach kube-proxy and load balancers before vLLM stops accepting.
 PRE_STOP_SLEEP_SECONDS = 15
-APP = "vllm"  # app.kubernetes.io/name of every model server
 VLLM_SCAN_FINDINGS = PINNED_BY_TAG | {
     "CKV_K8S_23": "the vllm-openai image runs as root and its caches (and the node's model cache) are root's; "
     "it runs with no capability, no escalation and the RuntimeDefault seccomp profile",
@@ -82,15 +82,6 @@ def secrets_mount() -> tuple[dict[str, Any], dict[str, Any]]:
         },
     }
     return {"name": "secrets", "mountPath": SECRETS_MOUNT, "readOnly": True}, volume
-
-
-def deployment_name(model: ModelConfig) -> str:
-    return f"vllm-{model.name}"
-
-
-def model_selector(model_name: str) -> dict[str, str]:
-    """The labels that pick one model's pods: its Deployment, Services, PDB and load balancer agree on them."""
-    return selector_labels(APP, model_name)
 
 
 def weights_uri(model: ModelConfig, weights_bucket: str | None) -> str:

@@ -34,8 +34,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from charts import dcgm_exporter, device_plugin, vllm
-from charts.common import selector_labels
+from charts import names
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.model import EndpointAccess, ExposureMode, ModelConfig
 from config.scheduling import GPU_NODE_LABELS, GPU_RESOURCE
@@ -52,10 +51,10 @@ LOG_TAIL_LINES = 400  # enough to reach the last startup marker past vLLM's per-
 CRASH_LOG_LINES = 10
 WARNING_LIMIT = 10
 LOCAL_PORT = 8080
-WARNING_NAMESPACES = (vllm.NAMESPACE, dcgm_exporter.NAMESPACE, device_plugin.NAMESPACE)
+WARNING_NAMESPACES = (names.VLLM_NAMESPACE, names.DCGM_EXPORTER_NAMESPACE, names.DEVICE_PLUGIN_NAMESPACE)
 AGENTS = (
-    ("device plugin", device_plugin.NAME, device_plugin.NAMESPACE),
-    ("DCGM exporter", dcgm_exporter.NAME, dcgm_exporter.NAMESPACE),
+    ("device plugin", names.DEVICE_PLUGIN, names.DEVICE_PLUGIN_NAMESPACE),
+    ("DCGM exporter", names.DCGM_EXPORTER, names.DCGM_EXPORTER_NAMESPACE),
 )
 CONTAINER = "vllm"  # the container name in charts/vllm.py
 
@@ -488,7 +487,9 @@ def pod_stage(
         if reason in PULL_FAILURES:
             return Stage.PULL_FAILED, f"{image}: {PULL_PREFIX.sub('', message) or reason}", ()
         if reason == "CrashLoopBackOff":
-            log = last_lines(reader.pod_log(vllm.NAMESPACE, name, CRASH_LOG_LINES * 3, previous=True), CRASH_LOG_LINES)
+            log = last_lines(
+                reader.pod_log(names.VLLM_NAMESPACE, name, CRASH_LOG_LINES * 3, previous=True), CRASH_LOG_LINES
+            )
             return Stage.CRASH_LOOPING, crash_detail(container), log
         if reason in CONFIG_FAILURES:
             return Stage.FAILED, f"{reason}: {message}", ()
@@ -499,9 +500,11 @@ def pod_stage(
         trouble = [e for e in events if e.get("type") == "Warning" and e.get("reason") != "FailedScheduling"]
         return Stage.CREATING, trouble[-1].get("message", "") if trouble else f"{reason}: mounting volumes", ()
     if "terminated" in state:  # about to be restarted; CrashLoopBackOff follows if it keeps exiting
-        log = last_lines(reader.pod_log(vllm.NAMESPACE, name, CRASH_LOG_LINES * 3), CRASH_LOG_LINES)
+        log = last_lines(reader.pod_log(names.VLLM_NAMESPACE, name, CRASH_LOG_LINES * 3), CRASH_LOG_LINES)
         return Stage.RESTARTING, crash_detail(container), log
-    stage, detail = log_stage(last_lines(reader.pod_log(vllm.NAMESPACE, name, LOG_TAIL_LINES), LOG_TAIL_LINES)) or (
+    stage, detail = log_stage(
+        last_lines(reader.pod_log(names.VLLM_NAMESPACE, name, LOG_TAIL_LINES), LOG_TAIL_LINES)
+    ) or (
         Stage.STARTING,
         "running; no startup marker in its log yet",
     )
@@ -529,7 +532,7 @@ def model_pod(
     containers = item.get("status", {}).get("containerStatuses") or []
     start = budget = None
     if stage in (Stage.READY, Stage.SERVING, Stage.COMPILING, Stage.LOADING, Stage.DOWNLOADING, Stage.STARTING):
-        lines = [clean(line) for line in reader.pod_log(vllm.NAMESPACE, name, START_LOG_LINES).splitlines()]
+        lines = [clean(line) for line in reader.pod_log(names.VLLM_NAMESPACE, name, START_LOG_LINES).splitlines()]
         start = measured_start(item, own_events, lines)
         if budgets:
             budget = budgets.get((source, "new" if start.new_node else "warm"))
@@ -570,7 +573,7 @@ def endpoints(reader: ClusterReader, config: EnvironmentConfig) -> list[Endpoint
     """Where each model answers, in the environment's exposure mode; load balancers are read from their status."""
     mode = config.exposure.mode
     result = []
-    ingress = reader.ingress(vllm.NAMESPACE, "vllm") if mode is ExposureMode.ALB else None
+    ingress = reader.ingress(names.VLLM_NAMESPACE, "vllm") if mode is ExposureMode.ALB else None
     for index, model in enumerate(config.models):
         result.append(_endpoint(reader, config, model, mode, LOCAL_PORT + index, ingress))
     return result
@@ -585,13 +588,11 @@ def _endpoint(
     ingress: Json | None,
 ) -> Endpoint:
     if mode is ExposureMode.CLUSTER_IP:
-        command = (
-            f"kubectl -n {vllm.NAMESPACE} port-forward svc/{vllm.deployment_name(model)} {port}:{vllm.SERVICE_PORT}"
-        )
+        command = f"kubectl -n {names.VLLM_NAMESPACE} port-forward svc/{names.deployment_name(model)} {port}:{names.VLLM_SERVICE_PORT}"
         return Endpoint(model.name, f"http://localhost:{port}/v1", f"keep running: {command}")
     if mode is ExposureMode.INTERNAL_NLB:
-        service_name = f"{vllm.deployment_name(model)}-nlb"
-        service = reader.service(vllm.NAMESPACE, service_name)
+        service_name = f"{names.deployment_name(model)}-nlb"
+        service = reader.service(names.VLLM_NAMESPACE, service_name)
         host = load_balancer_host(service)
         if service is None:
             return Endpoint(model.name, None, f"Service {service_name} not found: is the inference stack deployed?")
@@ -626,7 +627,7 @@ def take_snapshot(reader: ClusterReader, config: EnvironmentConfig, now: datetim
     agents = {
         component: [
             agent_pod(component, item)
-            for item in reader.pods(namespace, label_selector(selector_labels(name, name)))["items"]
+            for item in reader.pods(namespace, label_selector(names.selector_labels(name, name)))["items"]
         ]
         for component, name, namespace in AGENTS
     }
@@ -635,9 +636,11 @@ def take_snapshot(reader: ClusterReader, config: EnvironmentConfig, now: datetim
     hints: dict[str, str] = {}
     budgets = environment_budgets(config)
     for model in config.models:
-        items = reader.pods(vllm.NAMESPACE, label_selector(vllm.model_selector(model.name)))["items"]
+        items = reader.pods(names.VLLM_NAMESPACE, label_selector(names.model_selector(model.name)))["items"]
         pods = [
-            model_pod(reader, item, events[vllm.NAMESPACE], now, budgets.get(model.name), configured_source(model))
+            model_pod(
+                reader, item, events[names.VLLM_NAMESPACE], now, budgets.get(model.name), configured_source(model)
+            )
             for item in items
         ]
         models[model.name] = sorted(pods, key=lambda pod: pod.name)
@@ -667,10 +670,10 @@ def gpu_problem(nodes: list[NodeStatus]) -> str | None:
     if not any(node.ready for node in nodes):
         return f"no GPU node is Ready yet: {'; '.join(f'{n.name}: {n.ready_reason}' for n in nodes)}"
     if not any(node.ready and node.gpus > 0 for node in nodes):
-        names = ", ".join(node.name for node in nodes if node.ready)
+        ready = ", ".join(node.name for node in nodes if node.ready)
         return (
-            f"GPU node {names} is Ready but has no allocatable {GPU_RESOURCE}: the NVIDIA device plugin has not "
-            f"registered the GPUs yet (see its pods in {device_plugin.NAMESPACE})"
+            f"GPU node {ready} is Ready but has no allocatable {GPU_RESOURCE}: the NVIDIA device plugin has not "
+            f"registered the GPUs yet (see its pods in {names.DEVICE_PLUGIN_NAMESPACE})"
         )
     return None
 
@@ -680,9 +683,9 @@ def judge(snapshot: Snapshot) -> list[ModelVerdict]:
     verdicts = []
     for model, pods in snapshot.models.items():
         if not pods:
-            selector = label_selector(vllm.model_selector(model))
+            selector = label_selector(names.model_selector(model))
             reason = (
-                f"no pods with labels {selector} in namespace {vllm.NAMESPACE}: is the inference stack deployed? "
+                f"no pods with labels {selector} in namespace {names.VLLM_NAMESPACE}: is the inference stack deployed? "
                 f"(make deploy ENV={snapshot.env})"
             )
             verdicts.append(ModelVerdict(model, Stage.NO_PODS, reason))
@@ -787,7 +790,7 @@ def render(console: Console, snapshot: Snapshot) -> None:
             )
     console.print(agents)
 
-    models = _table(f"Models (namespace {vllm.NAMESPACE})", "model", "pod", "stage", "restarts", "age", "detail")
+    models = _table(f"Models (namespace {names.VLLM_NAMESPACE})", "model", "pod", "stage", "restarts", "age", "detail")
     for model, pods in snapshot.models.items():
         if not pods:
             models.add_row(model, "", Text(str(Stage.NO_PODS), style="yellow"), "", "", "")
