@@ -72,7 +72,7 @@ SYNTH_STAGING := .tools/cdk.out.staging
 
 synth: install ## Synthesize ENV (default dev) into cdk.out/ and dist/ENV/, each swapped in whole
 	@rm -rf "$(SYNTH_STAGING)" cdk.out.previous
-	@$(CDK) synth --quiet -c env="$(ENV)" -o "$(SYNTH_STAGING)"
+	@$(CDK) synth --quiet -c env="$(ENV)" -o "$(SYNTH_STAGING)" || { rm -rf "$(SYNTH_STAGING)"; exit 1; }
 	@if [ -d cdk.out ]; then mv cdk.out cdk.out.previous; fi; mv "$(SYNTH_STAGING)" cdk.out; rm -rf cdk.out.previous
 
 test: install $(CHECKOV_ENV)/.installed $(PROMTOOL) ## Run every check: lint, types, config, snapshots, assertions, cfn-lint, cdk-nag, checkov, promtool

@@ -2,7 +2,7 @@
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, cast
 
@@ -17,6 +17,7 @@ CONFIG_DIR = Path(__file__).parent
 ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 MAX_NAME_LENGTH = 32
 MAX_QUOTED = 80  # characters of a bad value an error message repeats
+MAX_DEPTH = 64  # the deepest setting is a handful of levels down
 
 
 class _StrictLoader(yaml.CSafeLoader):
@@ -27,6 +28,10 @@ class _StrictLoader(yaml.CSafeLoader):
         keys = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a key must be a plain value, not a list or a mapping", key_node.start_mark
+                )
             if key in keys:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"the key '{str(key)[:MAX_QUOTED]}' appears twice; keep one", key_node.start_mark
@@ -36,13 +41,21 @@ class _StrictLoader(yaml.CSafeLoader):
 
 
 def _parse(text: str) -> Any:
-    """The document, refusing aliases first (*name: a few bytes can expand to gigabytes)."""
+    """The document, refusing first aliases (*name: a few bytes can expand to gigabytes) and nesting deeper
+    than MAX_DEPTH (libyaml composes recursively and would crash the process on thousands of levels)."""
+    depth = 0
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+        mark = cast(yaml.error.Mark, event.start_mark)  # libyaml's mark: the same line and column
         if isinstance(event, yaml.AliasEvent):
-            mark = cast(yaml.error.Mark, event.start_mark)  # libyaml's mark: the same line and column
             raise yaml.constructor.ConstructorError(
                 None, None, "aliases (*name) are not allowed; write the value out", mark
             )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise yaml.constructor.ConstructorError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
     return yaml.load(text, Loader=_StrictLoader)
 
 

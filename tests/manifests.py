@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # document; they cannot change while the tests run, so each is parsed once per process.
 kubernetes_validate.utils.schema_contents = functools.cache(kubernetes_validate.utils.schema_contents)
 CRD_VALIDATOR = ROOT / "tests" / "crd_validate.mjs"
-NODE_LOCK = ROOT / "package-lock.json"
+NODE_LOCKS = [ROOT / "package-lock.json", ROOT / "node_modules" / ".package-lock.json"]  # pinned, and installed
 # Custom resources, by API group, validated against their upstream CRD schema from a pinned package
 # (package.json) that ships it; tests/crd_validate.mjs runs the package's own validator.
 # @kubernetes-models/karpenter 2.0.0 is generated from Karpenter v1.12.1 (the pinned chart is 1.14.1: see
@@ -75,7 +75,7 @@ def validate_custom_resources(docs: list[dict[str, Any]]) -> list[str | None]:
             ["node", str(CRD_VALIDATOR)],
             {},
             stdin=json.dumps(request),
-            versions=[CRD_VALIDATOR, NODE_LOCK],
+            versions=[CRD_VALIDATOR, *NODE_LOCKS],
             timeout=120,
         )
         assert result.returncode == 0, result.stderr

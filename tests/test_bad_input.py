@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from config import ConfigError, load_environment
+from planning.fit import require_deployable
 from scripts import check, plan
 from tests.conftest import ROOT
 
@@ -58,6 +60,9 @@ def test_the_corpus_covers_every_class():
 @pytest.mark.parametrize("case", CASES)
 def test_each_bad_file_is_refused_by_synth_and_plan_alike(capsys, case):
     before = outputs_on_disk()
+    with pytest.raises(ConfigError) as refused:  # what app.py runs before it builds anything
+        require_deployable(load_environment(case, config_dir=BAD))
+    assert_refused(2, str(refused.value), expected(case))
     code, output = run_check(capsys, case, BAD)
     assert_refused(code, output, expected(case))
     assert output.count("\n") == 1, "one paragraph"

@@ -6,6 +6,7 @@ finding, and on an acknowledgment without a reason.
 """
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ from charts.bundle import side_files, write_manifests
 from tests import tool_cache
 from tests.conftest import ROOT
 
-CHECKOV = ROOT / ".tools" / "checkov" / "bin" / "checkov"
+CHECKOV_ENV = ROOT / ".tools" / "checkov"
+CHECKOV = CHECKOV_ENV / "bin" / "checkov"
 CHECKOV_LOCK = ROOT / "tools" / "checkov" / "uv.lock"
 SCANNED = ["dev", "prod", "alb", "node-group"]
 # A canary the scan must flag, so an empty result can never mean "nothing was scanned".
@@ -30,6 +32,14 @@ def _reports(output: str) -> list[dict]:
         document, position = decoder.raw_decode(output, position)
         reports += document if isinstance(document, list) else [document]
     return reports
+
+
+def _finished_scan(completed: subprocess.CompletedProcess[str]) -> bool:
+    """A scan that ran to its report (exit 1 is a finding); a crash also exits 1, but writes no report."""
+    try:
+        return completed.returncode in (0, 1) and bool(_reports(completed.stdout))
+    except json.JSONDecodeError:
+        return False
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +61,9 @@ def scan(synth_env, tmp_path_factory) -> list[dict]:
     result = tool_cache.run(
         command,
         files,
-        versions=[CHECKOV_LOCK],
+        versions=[CHECKOV_LOCK, *tool_cache.installed(CHECKOV_ENV, "checkov")],
         env={"CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"},
-        storable=lambda code: code in (0, 1),
+        storable=_finished_scan,
     )
     assert result.returncode in (0, 1), result.stderr[-2000:]
     return _reports(result.stdout)

@@ -43,8 +43,8 @@ def cfn_lint_errors(templates: dict[str, bytes]) -> str | None:
     result = tool_cache.run(
         [CFN_LINT, "--format", "parseable", "--regions", "us-east-1", "--", *templates],
         templates,
-        versions=[ROOT / "uv.lock"],
-        storable=_cfn_lint_completed,
+        versions=[ROOT / "uv.lock", *tool_cache.installed(ROOT / ".venv", "cfn_lint")],
+        storable=lambda completed: _cfn_lint_completed(completed.returncode),
     )
     assert _cfn_lint_completed(result.returncode), result.stdout + result.stderr
     return result.stdout + result.stderr if result.returncode & 2 else None

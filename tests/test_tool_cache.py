@@ -1,5 +1,6 @@
 """The checkers' result cache reuses a verdict only for the same command, input bytes and checker version."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def checker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "text = pathlib.Path('in/template.json').read_text(); print(text.upper()); sys.exit(int('bad' in text))"
     )
 
-    def check(content: str, *, storable=lambda code: code == 0):
+    def check(content: str, *, storable=lambda completed: completed.returncode == 0):
         result = tool_cache.run([sys.executable, "-c", script], {"in/template.json": content}, versions=[version],
                                 storable=storable)  # fmt: skip
         return result, len(runs.read_text()) if runs.exists() else 0
@@ -54,8 +55,9 @@ def test_a_failure_outside_storable_is_never_replayed(checker):
     _, runs = check("bad")
     result, runs_after = check("bad")
     assert result.returncode == 1 and runs_after == runs + 1
-    _, stored_once = check("bad", storable=lambda code: code in (0, 1))
-    _, replayed = check("bad", storable=lambda code: code in (0, 1))
+    finished = lambda completed: completed.returncode in (0, 1)  # noqa: E731
+    _, stored_once = check("bad", storable=finished)
+    _, replayed = check("bad", storable=finished)
     assert replayed == stored_once
 
 
@@ -63,5 +65,29 @@ def test_the_cache_can_be_turned_off(checker):
     check, _, monkeypatch = checker
     _, runs = check("fine")
     monkeypatch.setenv("VLLM_ON_EKS_TOOL_CACHE", "off")
+    _, runs_after = check("fine")
+    assert runs_after == runs + 1
+
+
+def test_the_checker_sees_neither_the_callers_home_nor_its_variables(tmp_path, monkeypatch):
+    """A ~/.cfnlintrc or a CKV_SKIP_CHECK of the person running the tests would change the verdict without
+    changing the key: the checker runs with HOME in its own directory and only PATH and the locale passed."""
+    monkeypatch.setattr(tool_cache, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(tool_cache, "ROOT", tmp_path)
+    monkeypatch.setenv("CKV_SKIP_CHECK", "CKV_AWS_158")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    script = (
+        "import json, os; print(json.dumps({'home': os.environ['HOME'], 'skip': os.environ.get('CKV_SKIP_CHECK')}))"
+    )
+    result = tool_cache.run([sys.executable, "-c", script], {}, versions=[])
+    seen = json.loads(result.stdout)
+    assert seen["skip"] is None
+    assert seen["home"] != str(tmp_path) and Path(seen["home"]).name.startswith("checker-")
+
+
+def test_a_missing_version_file_is_part_of_the_key_not_a_crash(checker, tmp_path):
+    check, version, _ = checker
+    _, runs = check("fine")
+    version.unlink()
     _, runs_after = check("fine")
     assert runs_after == runs + 1

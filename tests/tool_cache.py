@@ -1,11 +1,12 @@
 """The external checkers' verdicts (checkov, cfn-lint, the CRD schema validator), kept by the bytes they read.
 
-A checker run is a function of its command, its installed version and its input files, and nothing
-else (each runs offline). So each run happens in a fresh directory holding only its inputs, under
-relative names (a checker's own config file, should one be added, is one of them), and its result is
-stored under a hash of all three. Only an identical run reuses it:
-an edited template, another command or an upgraded checker (its lockfile is part of the key) is a
-new key, never a stale hit. A fresh clone, as in CI, has no cache and runs everything.
+A checker run is a function of its command, its installed version, its environment and its input files,
+and nothing else (each runs offline). So each run happens in a fresh directory holding only its inputs,
+under relative names, with a minimal environment whose HOME is that directory (no ~/.cfnlintrc, no
+~/.checkov.yaml, no CKV_* variable of the person running the tests), and its result is stored under a
+hash of all of them. Only an identical run reuses it: an edited template, another command or an upgraded
+checker (its lockfile and its installed files' record are part of the key) is a new key, never a stale
+hit. A fresh clone, as in CI, has no cache and runs everything.
 
     rm -rf .tools/cache                       # forget every stored result
     VLLM_ON_EKS_TOOL_CACHE=off make test      # run every checker, store nothing
@@ -16,12 +17,17 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / ".tools" / "cache"
 KEPT_RESULTS = 200  # the oldest are dropped beyond this; one full run stores a few dozen
+ABANDONED_SECONDS = 3600  # a .partial file this old was left by a killed run
+PASSED_THROUGH = ("PATH", "LANG", "LC_ALL", "TMPDIR")  # what the checkers need to start, and nothing they read
+
+Storable = Callable[["subprocess.CompletedProcess[str]"], bool]
 
 
 def _digest(data: bytes) -> str:
@@ -35,32 +41,34 @@ def run(
     versions: list[Path],
     stdin: str | None = None,
     env: Mapping[str, str] | None = None,
-    storable: Callable[[int], bool] = lambda code: code == 0,
+    storable: Storable = lambda completed: completed.returncode == 0,
     timeout: float = 300,
 ) -> subprocess.CompletedProcess[str]:
     """`command` run in a new directory holding `files` (relative name -> content), or its stored result.
 
-    `versions` are the files that pin the checker (a lockfile, its script); `env` is added to this
-    process's environment and is part of the key; only a run whose exit code is `storable` is kept,
-    so a crash is never replayed.
+    `versions` are the files that pin the checker (a lockfile, its installed RECORD, its script); `env` is
+    added to the minimal environment; only a run that is `storable` (a finished check, not a crash or an
+    unreadable report) is kept, so a broken install is never replayed.
     """
+    environment = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ} | dict(env or {})
     key = _digest(
         json.dumps(
             {
                 "command": command,
                 "stdin": stdin,
-                "env": dict(sorted((env or {}).items())),
+                "env": environment,
                 "files": {name: _digest(_bytes(content)) for name, content in sorted(files.items())},
-                "versions": {str(path.relative_to(ROOT)): _digest(path.read_bytes()) for path in versions},
+                "versions": {
+                    str(path.relative_to(ROOT)): _digest(path.read_bytes()) if path.is_file() else "missing"
+                    for path in versions
+                },
             },
             sort_keys=True,
         ).encode()
     )
     stored = CACHE_DIR / f"{key}.json"
     enabled = os.environ.get("VLLM_ON_EKS_TOOL_CACHE", "on") != "off"
-    if enabled and stored.is_file():
-        result = json.loads(stored.read_text())
-        os.utime(stored)
+    if enabled and (result := _read(stored)) is not None:
         return subprocess.CompletedProcess(command, result["returncode"], result["stdout"], result["stderr"])
     with tempfile.TemporaryDirectory(prefix="checker-") as directory:
         for name, content in files.items():
@@ -73,16 +81,31 @@ def run(
             input=stdin,
             capture_output=True,
             text=True,
-            env=os.environ | dict(env or {}),
+            env=environment | {"HOME": directory},
             timeout=timeout,
         )
-    if enabled and storable(completed.returncode):
+    if enabled and storable(completed):
         _store(stored, {"returncode": completed.returncode, "stdout": completed.stdout, "stderr": completed.stderr})
     return completed
 
 
+def installed(venv: Path, distribution: str) -> list[Path]:
+    """The RECORD of a distribution installed in `venv`: every file it installed, with its hash."""
+    return sorted(venv.glob(f"lib/python*/site-packages/{distribution}-*.dist-info/RECORD"))
+
+
 def _bytes(content: str | bytes) -> bytes:
     return content.encode() if isinstance(content, str) else content
+
+
+def _read(path: Path) -> dict[str, str | int] | None:
+    """A stored result, or None when there is none (or another worker dropped it a moment ago)."""
+    try:
+        result: dict[str, str | int] = json.loads(path.read_text())
+        os.utime(path)
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return result
 
 
 def _store(path: Path, result: dict[str, object]) -> None:
@@ -94,6 +117,9 @@ def _store(path: Path, result: dict[str, object]) -> None:
     results = sorted(CACHE_DIR.glob("*.json"), key=_last_used, reverse=True)
     for old in results[KEPT_RESULTS:]:
         old.unlink(missing_ok=True)
+    for leftover in CACHE_DIR.glob("*.partial"):
+        if _last_used(leftover) < time.time() - ABANDONED_SECONDS:
+            leftover.unlink(missing_ok=True)
 
 
 def _last_used(path: Path) -> float:
