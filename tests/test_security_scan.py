@@ -105,3 +105,12 @@ def test_every_acknowledgment_carries_a_reason(scan):
     for check in skipped:
         reason = check.get("suppress_comment") or check.get("check_result", {}).get("suppress_comment") or ""
         assert len(reason) >= 30, f"{check['check_id']} on {check['resource']}: '{reason}' is no reason"
+
+
+def test_a_crashed_scan_is_not_kept_as_a_verdict():
+    """checkov exits 1 on a finding and on a crash alike; only a run that wrote its report may be stored."""
+    report = json.dumps({"check_type": "kubernetes", "results": {"failed_checks": []}, "summary": {"passed": 1}})
+    crashed = subprocess.CompletedProcess(["checkov"], 1, "", "Traceback (most recent call last): ...")
+    found = subprocess.CompletedProcess(["checkov"], 1, report, "")
+    assert not _finished_scan(crashed)
+    assert _finished_scan(found)
