@@ -1,5 +1,5 @@
-"""The names our Kubernetes objects are found by outside the charts that write them (`make status`, the
-scrape configuration): plain values and functions, no cdk8s, so reading them starts no jsii runtime."""
+"""The names our Kubernetes objects are found by outside the charts that write them (`make status` reads
+them): plain values and functions, no cdk8s, so reading them starts no jsii runtime. The charts import them."""
 
 from config.model import ModelConfig
 
