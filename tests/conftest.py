@@ -22,6 +22,7 @@ from config import EnvironmentConfig, load_environment
 from config.names import REGISTRY_STACK
 
 if TYPE_CHECKING:
+    from aws_cdk import App
     from aws_cdk.assertions import Template
     from aws_cdk.cx_api import CloudAssembly
 
@@ -84,12 +85,29 @@ class Synthesized:
         return Path(self.assembly.directory)
 
 
-def synthesize(config: EnvironmentConfig, outdir: Path, *, deployer: str | None = None) -> Synthesized:
+def cdk_app(outdir: Path | None = None, *, builtin_validation: bool = False, **context: Any) -> "App":
+    """An App as the CDK CLI would start app.py's, with cdk.json's feature flags (and `context` over them).
+
+    CDK's built-in CloudFormation validator is off unless asked for: it starts a WebAssembly engine in each
+    test process (~2.5 s) and validates every template of every test synth again (~0.4 s each, Node CPU
+    profile). test_synth_output runs it over every environment as app.py does, and cfn-lint reads every
+    template.
+    """
     from aws_cdk import App
 
+    return App(
+        outdir=str(outdir) if outdir else None,
+        context={**cdk_context(), **context},
+        builtin_cloud_formation_validation=builtin_validation,
+    )
+
+
+def synthesize(
+    config: EnvironmentConfig, outdir: Path, *, deployer: str | None = None, builtin_validation: bool = False
+) -> Synthesized:
     from stacks.assembly import build
 
-    app = App(outdir=str(outdir), context=cdk_context())
+    app = cdk_app(outdir, builtin_validation=builtin_validation)
     stacks = build(app, config, deployer=deployer)
     return Synthesized(config=config, stacks=stacks, assembly=app.synth())
 
@@ -142,8 +160,7 @@ def prod(synth_env: Callable[[str], Synthesized]) -> Synthesized:
     return synth_env("prod")
 
 
-@pytest.fixture(scope="session")
-def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def variant_config() -> EnvironmentConfig:
     """dev with the opt-in choices turned on: an admin role, a private endpoint, Spot GPUs above an on-demand
     floor, an account."""
     data = load("dev", CDK_DEFAULT_ACCOUNT=TEST_ACCOUNT).model_dump(mode="json")
@@ -158,7 +175,12 @@ def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
     data["gpu_node_group"].update(
         capacity_type="spot", on_demand_nodes=1, instance_types=["g5.2xlarge", "g6.2xlarge"], max_size=5
     )
-    return synthesize(EnvironmentConfig.model_validate(data), tmp_path_factory.mktemp("cdk-variant"))
+    return EnvironmentConfig.model_validate(data)
+
+
+@pytest.fixture(scope="session")
+def variant(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(variant_config(), tmp_path_factory.mktemp("cdk-variant"))
 
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")

@@ -132,6 +132,9 @@ def test_no_secret_value_reaches_any_output(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
+    # The suite's one real app.py synth also shows that the app keeps CDK's own validator on (tests turn it off).
+    report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
+    assert "CloudFormation Validate" in {plugin["pluginName"] for plugin in report["pluginReports"]}
     outputs = [*tmp_path.rglob("*"), *(ROOT / "tests" / "__snapshots__").rglob("*")]
     files = [path for path in outputs if path.is_file()]
     assert any(path.suffix == ".json" and "template" in path.name for path in files)

@@ -92,15 +92,13 @@ def cached_vpc_lookup(account: str) -> dict:
 
 
 def test_existing_vpc_is_looked_up_from_cached_context_without_a_network_stack(tmp_path):
-    from aws_cdk import App
-
     from config import EnvironmentConfig
     from stacks.assembly import build
-    from tests.conftest import TEST_ACCOUNT, cdk_context, load
+    from tests.conftest import TEST_ACCOUNT, cdk_app, load
 
     data = load("dev", CDK_DEFAULT_ACCOUNT=TEST_ACCOUNT).model_dump(mode="json")
     data["network"]["existing_vpc_id"] = EXISTING_VPC
-    app = App(outdir=str(tmp_path), context={**cdk_context(), **cached_vpc_lookup(TEST_ACCOUNT)})
+    app = cdk_app(tmp_path, **cached_vpc_lookup(TEST_ACCOUNT))
     stacks = build(app, EnvironmentConfig.model_validate(data))
     assembly = app.synth()
     assert stacks.network is None, "an existing VPC needs no network stack (it would be empty)"

@@ -1,16 +1,16 @@
 """Construct-level tests: one component in a bare stack, with the smallest input it takes."""
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import Environment, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 
-from tests.conftest import TEST_ACCOUNT, cdk_context
+from tests.conftest import TEST_ACCOUNT, cdk_app
 
 
 @pytest.fixture
 def stack() -> Stack:
-    app = App(context=cdk_context())
+    app = cdk_app()
     return Stack(app, "Bare", env=Environment(account=TEST_ACCOUNT, region="us-east-1"))
 
 
