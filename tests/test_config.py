@@ -339,3 +339,17 @@ def test_make_synth_precheck_refuses_a_model_that_does_not_fit(tmp_path, capsys)
 def test_make_synth_precheck_passes_silently_and_leaves_warnings_to_synth(capsys):
     assert config_cli(["dev"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_the_aws_facts_are_what_botocore_itself_answers():
+    """config/aws_facts.py reads botocore's data files directly; a botocore upgrade that changes their layout
+    or meaning fails here, not in a user's synth."""
+    import botocore.session
+
+    from config.aws_facts import PARTITIONS, ec2_instance_types, eks_regions
+
+    session = botocore.session.get_session()
+    regions = {region for partition in PARTITIONS for region in session.get_available_regions("eks", partition)}
+    assert eks_regions() == regions and {"us-east-1", "us-gov-west-1", "cn-north-1"} <= regions
+    instance_types = session.get_service_model("ec2").shape_for("InstanceType").enum
+    assert ec2_instance_types() == set(instance_types) and {"g5.xlarge", "p5.48xlarge"} <= ec2_instance_types()
