@@ -8,11 +8,11 @@ run's result as one JSON line that `scripts/bench_endpoint.py` reads back from t
 """
 
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 import cdk8s
 
+from charts.bench_runs import PERCENTILES, RESULT_MARKER, BenchRun, bench_runs, job_name
 from charts.common import (
     NO_PRIVILEGES,
     PINNED_BY_TAG,
@@ -31,15 +31,13 @@ from charts.vllm import (
     secrets_mount,
 )
 from config.images import Image
-from config.model import BenchmarkConfig, BenchmarkShape, ModelConfig
+from config.model import BenchmarkConfig, ModelConfig
 from config.scheduling import GPU_NODE_LABELS
 from config.secrets import API_KEY_FILE, HF_TOKEN_FILE
 
 BENCH_APP = "vllm-benchmark"  # app.kubernetes.io/name of the Job's pod; the vLLM NetworkPolicy admits it
-RESULT_MARKER = "vllm-on-eks-bench-result "  # starts each result line in the Job's log
 SCRATCH = "/bench"
 RESULTS_DIR = f"{SCRATCH}/results"
-PERCENTILES = (50, 90, 99)
 CLIENT_CPU = "500m"
 CLIENT_MEMORY = "2Gi"
 READY_WAIT_SECONDS = 900  # a new GPU node's budgeted start (planning/cold_start.py) fits well inside
@@ -52,38 +50,6 @@ BENCH_SCAN_FINDINGS = PINNED_BY_TAG | {
     "CKV_K8S_22": "not verified that vLLM's CLI and its libraries start on a read-only root file system",
     "CKV_K8S_11": "no CPU limit on purpose: CFS throttling of the client would show up as server latency",
 }
-
-
-@dataclass(frozen=True)
-class BenchRun:
-    shape: BenchmarkShape
-    concurrency: int
-
-    @property
-    def requests(self) -> int:
-        return self.concurrency * self.shape.requests_per_client
-
-    @property
-    def result_file(self) -> str:
-        return f"{self.shape.name}-c{self.concurrency}.json"
-
-
-def fitting_shapes(benchmark: BenchmarkConfig, model: ModelConfig) -> list[BenchmarkShape]:
-    """The shapes whose requests the model accepts. Configured shapes always fit (the config loader refuses
-    one that does not); a default shape longer than a short max_model_len is left out rather than refused."""
-    return [shape for shape in benchmark.shapes if shape.fits(model)]
-
-
-def bench_runs(benchmark: BenchmarkConfig, model: ModelConfig) -> list[BenchRun]:
-    return [
-        BenchRun(shape, concurrency)
-        for shape in fitting_shapes(benchmark, model)
-        for concurrency in shape.concurrencies
-    ]
-
-
-def job_name(model: ModelConfig) -> str:
-    return f"vllm-bench-{model.name}"
 
 
 def service_url(model: ModelConfig) -> str:

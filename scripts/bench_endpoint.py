@@ -32,9 +32,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from charts.benchmark import PERCENTILES, RESULT_MARKER, BenchRun, bench_runs, fitting_shapes, job_name
-from charts.bundle import benchmark_chart
-from charts.vllm import NAMESPACE
+from charts.bench_runs import PERCENTILES, RESULT_MARKER, BenchRun, bench_runs, fitting_shapes, job_name
+from charts.names import VLLM_NAMESPACE as NAMESPACE
 from config import ConfigError, EnvironmentConfig, load_environment
 from config.loader import CONFIG_DIR
 from config.model import ModelConfig
@@ -336,6 +335,8 @@ def main(
     try:
         config = load_environment(args.env, config_dir=args.config_dir)
         model = find_model(config, args.model)
+        from charts.bundle import benchmark_chart  # here: rendering starts jsii, a usage error answers without it
+
         if args.render:
             console.print(benchmark_chart(config, model).to_yaml(), end="", markup=False, highlight=False)
             return 0

@@ -8,7 +8,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from charts.benchmark import BENCH_APP, RESULT_MARKER, bench_runs, client_args, job_name, service_url
+from charts.bench_runs import RESULT_MARKER, bench_runs, job_name
+from charts.benchmark import BENCH_APP, client_args, service_url
 from charts.bundle import BENCHMARK_DIR, environment_charts, side_files
 from charts.vllm import NAMESPACE, SECRET_PROVIDER_CLASS, SECRETS_MOUNT
 from config import load_environment

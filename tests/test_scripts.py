@@ -28,10 +28,12 @@ def test_script_help_runs_as_a_file_from_the_repo_root(script):
     assert "usage:" in result.stdout
 
 
-def test_status_starts_no_jsii_runtime():
-    """`make status` reads the cluster, not the charts: it imports the names objects are found by, not cdk8s or
-    the CDK, whose import starts a Node process (~0.5 s, and a Node version banner outside make)."""
-    probe = "import sys, scripts.status; print(sorted({m.split('.')[0] for m in sys.modules} & {'jsii', 'cdk8s', 'aws_cdk'}))"
+@pytest.mark.parametrize("script", ["status", "bench_endpoint"])
+def test_a_script_that_reads_the_cluster_starts_no_jsii_runtime(script):
+    """`make status` and `make bench-endpoint` read the cluster: they import the names objects are found by (and
+    the benchmark's run plan), not cdk8s or the CDK, whose import starts a Node process (~0.5 s, and a Node
+    version banner outside make). bench_endpoint loads the chart only to render its Job."""
+    probe = f"import sys, scripts.{script}; print(sorted({{m.split('.')[0] for m in sys.modules}} & {{'jsii', 'cdk8s', 'aws_cdk'}}))"
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
