@@ -26,6 +26,17 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parent.parent
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 TARGETS = {"synth ratio": 1.3, "make test, fresh clone (after install)": 90.0, "make test, warm": 45.0}
+REFERENCE_LOOP = 20_000_000
+
+
+def reference_loop_seconds() -> float:
+    """A fixed pure-Python loop, timed before and after: how fast this shared machine was while the other
+    numbers were taken (the same commit's warm `make test` has taken 40 s and 60 s on different hours)."""
+    start = time.perf_counter()
+    total = 0
+    for number in range(REFERENCE_LOOP):
+        total += number
+    return time.perf_counter() - start
 
 
 def _timed(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
@@ -95,6 +106,7 @@ def main() -> int:
     args = parser.parse_args()
     console = Console(highlight=False)
     rows: list[tuple[str, str, float, float | None]] = []
+    loop_before = reference_loop_seconds()
     if args.only in (None, "synth"):
         app, baseline, ratio = synth_ratio(args.runs, args.env, console)
         rows.append((f"make synth ENV={args.env}", f"{app:.1f} s (baseline {baseline:.1f} s)", ratio, None))
@@ -110,6 +122,8 @@ def main() -> int:
             )
         )
         rows.append(("make test, warm", f"{warm:.0f} s (median of {args.runs})", warm, TARGETS["make test, warm"]))
+    loop = f"{loop_before:.1f} s before, {reference_loop_seconds():.1f} s after"
+    rows.append((f"machine: {REFERENCE_LOOP:,} additions in Python", loop, loop_before, None))
     table = Table(
         title=f"Benchmark on {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}"
     )

@@ -90,8 +90,8 @@ def cdk_app(outdir: Path | None = None, *, builtin_validation: bool = False, **c
 
     CDK's built-in CloudFormation validator is off unless asked for: it starts a WebAssembly engine in each
     test process (~2.5 s) and validates every template of every test synth again (~0.4 s each, Node CPU
-    profile). test_synth_output runs it over every environment as app.py does, and cfn-lint reads every
-    template.
+    profile). test_synth_output runs it, as app.py does, over each environment and each variant whose
+    templates differ in shape (an existing VPC, an adopted bucket); the other test synths change a value.
     """
     from aws_cdk import App
 
@@ -103,13 +103,30 @@ def cdk_app(outdir: Path | None = None, *, builtin_validation: bool = False, **c
 
 
 def synthesize(
-    config: EnvironmentConfig, outdir: Path, *, deployer: str | None = None, builtin_validation: bool = False
+    config: EnvironmentConfig,
+    outdir: Path,
+    *,
+    deployer: str | None = None,
+    builtin_validation: bool = False,
+    context: dict[str, Any] | None = None,
 ) -> Synthesized:
     from stacks.assembly import build
 
-    app = cdk_app(outdir, builtin_validation=builtin_validation)
+    app = cdk_app(outdir, builtin_validation=builtin_validation, **(context or {}))
     stacks = build(app, config, deployer=deployer)
     return Synthesized(config=config, stacks=stacks, assembly=app.synth())
+
+
+def cloudformation_validate_findings(outdir: Path) -> list[dict[str, Any]] | None:
+    """The unacknowledged findings of CDK's own validator in a synth's validation-report.json. None when the
+    report has no entry for it: CDK leaves the entry out when it found nothing and nothing was acknowledged."""
+    report = json.loads((outdir / "validation-report.json").read_text())
+    for plugin in report["pluginReports"]:
+        if plugin["pluginName"] == "CloudFormation Validate":
+            assert plugin["conclusion"] == "success", plugin
+            findings: list[dict[str, Any]] = plugin.get("violations", [])
+            return findings
+    return None
 
 
 def load(env_name: str, **environ: str) -> EnvironmentConfig:

@@ -343,13 +343,15 @@ def test_make_synth_precheck_passes_silently_and_leaves_warnings_to_synth(capsys
 
 def test_the_aws_facts_are_what_botocore_itself_answers():
     """config/aws_facts.py reads botocore's data files directly; a botocore upgrade that changes their layout
-    or meaning fails here, not in a user's synth."""
+    or meaning fails here, not in a user's synth. Both sides read botocore's own data: an AWS_DATA_PATH or
+    ~/.aws/models override would reach only botocore's answer (the config reads the pinned data only)."""
     import botocore.session
 
-    from config.aws_facts import PARTITIONS, ec2_instance_types, eks_regions
+    from config.aws_facts import ec2_instance_types, eks_regions
 
     session = botocore.session.get_session()
-    regions = {region for partition in PARTITIONS for region in session.get_available_regions("eks", partition)}
+    partitions = ("aws", "aws-us-gov", "aws-cn")  # the ones EKS is offered in outside the isolated regions
+    regions = {region for partition in partitions for region in session.get_available_regions("eks", partition)}
     assert eks_regions() == regions and {"us-east-1", "us-gov-west-1", "cn-north-1"} <= regions
     instance_types = session.get_service_model("ec2").shape_for("InstanceType").enum
     assert ec2_instance_types() == set(instance_types) and {"g5.xlarge", "p5.48xlarge"} <= ec2_instance_types()

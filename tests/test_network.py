@@ -1,9 +1,14 @@
 """The network stack: what the guide's GPU nodes and load balancers need from the VPC."""
 
+from typing import TYPE_CHECKING, Any
+
 import pytest
 from aws_cdk.assertions import Match
 
 from components.vpc import INTERNAL_ELB_TAG, PUBLIC_ELB_TAG
+
+if TYPE_CHECKING:
+    from config import EnvironmentConfig
 
 
 @pytest.mark.parametrize(("env_name", "azs", "nats"), [("dev", 2, 1), ("prod", 3, 3)])
@@ -91,15 +96,23 @@ def cached_vpc_lookup(account: str) -> dict:
     return {key: value}
 
 
-def test_existing_vpc_is_looked_up_from_cached_context_without_a_network_stack(tmp_path):
+def existing_vpc_environment() -> tuple["EnvironmentConfig", dict[str, Any]]:
+    """dev in an existing VPC, and the context a look-up with credentials would have cached."""
     from config import EnvironmentConfig
-    from stacks.assembly import build
-    from tests.conftest import TEST_ACCOUNT, cdk_app, load
+    from tests.conftest import TEST_ACCOUNT, load
 
     data = load("dev", CDK_DEFAULT_ACCOUNT=TEST_ACCOUNT).model_dump(mode="json")
     data["network"]["existing_vpc_id"] = EXISTING_VPC
-    app = cdk_app(tmp_path, **cached_vpc_lookup(TEST_ACCOUNT))
-    stacks = build(app, EnvironmentConfig.model_validate(data))
+    return EnvironmentConfig.model_validate(data), cached_vpc_lookup(TEST_ACCOUNT)
+
+
+def test_existing_vpc_is_looked_up_from_cached_context_without_a_network_stack(tmp_path):
+    from stacks.assembly import build
+    from tests.conftest import cdk_app
+
+    config, context = existing_vpc_environment()
+    app = cdk_app(tmp_path, **context)
+    stacks = build(app, config)
     assembly = app.synth()
     assert stacks.network is None, "an existing VPC needs no network stack (it would be empty)"
     assert [artifact.stack_name for artifact in assembly.stacks] == [

@@ -3,11 +3,14 @@
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import Stack
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 
+from config import EnvironmentConfig
 from stacks.assembly import build
 from tests import tool_cache
 from tests.conftest import (
@@ -15,6 +18,7 @@ from tests.conftest import (
     RENDERED_ENVIRONMENTS,
     ROOT,
     cdk_app,
+    cloudformation_validate_findings,
     load,
     normalized,
     synthesize,
@@ -75,18 +79,47 @@ def test_cfn_lint_would_catch_an_error():
     assert errors is not None and "RetentionDays" in errors
 
 
-@pytest.mark.parametrize("env_name", [*(name for name in RENDERED_ENVIRONMENTS if name != "dev"), "variant"])
-def test_cdks_own_validator_accepts_every_environment(env_name, tmp_path):
+def _validated_environment(name: str) -> tuple[EnvironmentConfig, dict[str, Any]]:
+    """An environment and its cached context, by the name the validator test gives it."""
+    if name == "variant":
+        return variant_config(), {}
+    if name == "existing-vpc":
+        from tests.test_network import existing_vpc_environment
+
+        return existing_vpc_environment()
+    if name == "adopted-weights-bucket":
+        from tests.test_weights import adopted_bucket_environment
+
+        return adopted_bucket_environment(), {}
+    return load(name), {}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        *(name for name in RENDERED_ENVIRONMENTS if name != "dev"),
+        "variant",
+        "existing-vpc",
+        "adopted-weights-bucket",
+    ],
+)
+def test_cdks_own_validator_accepts_every_environment(name, tmp_path):
     """CDK's built-in CloudFormation validator, on in app.py and off in the other test synths (conftest.cdk_app),
-    so it runs here over every environment the tests synthesize (dev: through app.py, in the secret-leak test):
-    cdk.json's validateAgainstDefaultRules makes its errors fail synth, and each warning it leaves is
-    acknowledged on the construct (components/vpc.py)."""
-    config = variant_config() if env_name == "variant" else load(env_name)
-    synthesized = synthesize(config, tmp_path, builtin_validation=True)
-    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
-    (validator,) = [plugin for plugin in report["pluginReports"] if plugin["pluginName"] == "CloudFormation Validate"]
-    assert validator["conclusion"] == "success"
-    assert validator.get("violations", []) == []
+    runs here over every environment and every variant whose templates differ in shape (dev: through app.py,
+    in the secret-leak test). Each warning it leaves is acknowledged on its construct (components/vpc.py)."""
+    config, context = _validated_environment(name)
+    synthesized = synthesize(config, tmp_path, builtin_validation=True, context=context)
+    assert not cloudformation_validate_findings(synthesized.outdir)
+
+
+def test_cdks_own_validator_fails_synth_on_an_error(tmp_path):
+    """The check above can fail: cdk.json's validateAgainstDefaultRules turns the validator's errors into a
+    failed synth (without it they would be warnings), and an unknown property is one."""
+    app = cdk_app(tmp_path, builtin_validation=True)
+    queue = sqs.CfnQueue(Stack(app, "Canary"), "Queue")
+    queue.add_property_override("RetentionDays", 4)
+    with pytest.raises(Exception, match="ValidationFailed"):
+        app.synth()
 
 
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)

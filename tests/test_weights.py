@@ -7,6 +7,7 @@ import pytest
 
 from charts.vllm import weights_uri
 from components.weights_bucket import ACCESS_LOG_DAYS, INCOMPLETE_UPLOAD_DAYS
+from config import EnvironmentConfig
 from config.vllm import RUNAI_STREAMER_CONCURRENCY, serve_flags
 from planning.cold_start import configured_source, environment_budgets
 from tests.conftest import load, synthesize
@@ -132,11 +133,17 @@ def test_the_budget_follows_the_configured_source(alb):
     assert budgets[("s3-stream", "warm")].total_seconds < budgets[("huggingface", "warm")].total_seconds
 
 
+def adopted_bucket_environment() -> EnvironmentConfig:
+    """The ALB fixture with its weights bucket kept from an earlier weights stack (RETAIN)."""
+    config = load("alb")
+    assert config.weights_bucket is not None
+    return config.model_copy(update={"weights_bucket": config.weights_bucket.model_copy(update={"existing": True})})
+
+
 def test_an_existing_bucket_is_read_not_created(tmp_path):
     """A bucket kept from an earlier weights stack (RETAIN) is adopted by name: no second stack tries to create it."""
     config = load("alb")
-    adopted = config.model_copy(update={"weights_bucket": config.weights_bucket.model_copy(update={"existing": True})})
-    synthesized = synthesize(adopted, tmp_path / "cdk.out")
+    synthesized = synthesize(adopted_bucket_environment(), tmp_path / "cdk.out")
     assert synthesized.stacks.weights is None
     assert not any(
         name.endswith("-weights")
