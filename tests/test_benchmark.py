@@ -2,6 +2,9 @@
 
 import json
 import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,6 +162,35 @@ def test_the_recorded_output_of_the_pinned_client_parses():
     assert printed == [round(r.output_tokens_per_second, 2) for r in results]
     ttft = [float(v) for v in re.findall(r"P99 TTFT \(ms\):\s+([\d.]+)", log)]
     assert ttft == [round(r.ttft_ms[99], 2) for r in results]
+
+
+def test_the_jobs_own_report_line_is_what_the_script_parses(job, tmp_path):
+    """The Job prints each result with the python3 line of its script's report() function; run that exact line on
+    a result file like the pinned client's and read its output back as make bench-endpoint does."""
+    (script,) = job["spec"]["template"]["spec"]["containers"][0]["args"]
+    (definition,) = [line for line in script.splitlines() if line.startswith("report() {")]
+    words = shlex.split(definition)
+    code = words[words.index("-c") + 1]
+    result = {
+        "shape": "chat",
+        "max_concurrency": 4,
+        "completed": 8,
+        "failed": 0,
+        "output_throughput": 301.5,
+        "request_throughput": 0.6,
+        **{f"p{p}_{m}_ms": float(p) for p in (50, 90, 99) for m in ("ttft", "itl")},
+    }
+    (tmp_path / "chat-c4.json").write_text(json.dumps(result))
+    printed = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "chat-c4.json")], capture_output=True, text=True, check=True
+    )
+    (parsed,) = parse_results(f"run chat at concurrency 4\n{printed.stdout}")
+    assert (parsed.shape, parsed.concurrency, parsed.completed, parsed.output_tokens_per_second) == (
+        "chat",
+        4,
+        8,
+        301.5,
+    )
 
 
 def test_a_result_line_is_read_whatever_surrounds_it():
