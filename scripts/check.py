@@ -35,16 +35,11 @@ from config.names import REGISTRY_STACK, deployer_context_key
 from config.secrets import human_secrets, set_command
 from functions.guards.results import FAIL
 from functions.guards.secrets import check_secrets
-from planning.fit import deployability, refusal
+from planning.fit import require_deployable
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTEXT_FILE = ROOT / "cdk.context.json"
 ClientFactory = Callable[[str], Any]
-
-
-def offline_problems(config: EnvironmentConfig) -> list[str]:
-    problems, _warnings = deployability(config)
-    return problems
 
 
 def access_problem(config: EnvironmentConfig) -> str | None:
@@ -216,11 +211,10 @@ def main(argv: list[str] | None = None, clients: ClientFactory | None = None) ->
         if args.secret_stacks:
             print("\n".join(secret_stacks(config)))
             return 0
-        if problems := offline_problems(config):
-            raise ConfigError(refusal(config, problems))
+        require_deployable(config)
         if args.deploy:
             if clients is None:
-                import boto3  # only here: `make synth` runs this script without AWS and should not wait for it
+                import boto3  # only here: the offline checks answer without loading it
 
                 clients = boto3.session.Session(region_name=config.region).client
             granted = deploy_checks(config, clients, secrets=args.secrets, context_file=args.context_file)

@@ -142,8 +142,9 @@ def adopted_bucket_environment() -> EnvironmentConfig:
 
 def test_an_existing_bucket_is_read_not_created(tmp_path):
     """A bucket kept from an earlier weights stack (RETAIN) is adopted by name: no second stack tries to create it."""
-    config = load("alb")
-    synthesized = synthesize(adopted_bucket_environment(), tmp_path / "cdk.out")
+    config = adopted_bucket_environment()
+    assert config.weights_bucket is not None
+    synthesized = synthesize(config, tmp_path / "cdk.out")
     assert synthesized.stacks.weights is None
     assert not any(
         name.endswith("-weights")
