@@ -88,7 +88,8 @@ class Synthesized:
 def cdk_app(outdir: Path | None = None, *, builtin_validation: bool = False, **context: Any) -> "App":
     """An App as the CDK CLI would start app.py's, with cdk.json's feature flags (and `context` over them).
 
-    CDK's built-in CloudFormation validator is off unless asked for: it starts a WebAssembly engine in each
+    CDK's built-in CloudFormation validator (the App prop builtinCloudFormationValidation, documented in the
+    pinned aws-cdk-lib 2.275's README) is off unless asked for: it starts a WebAssembly engine in each
     test process (~2.5 s) and validates every template of every test synth again (~0.4 s each, Node CPU
     profile). test_synth_output runs it, as app.py does, over each environment and each variant whose
     templates differ in shape (an existing VPC, an adopted bucket); the other test synths change a value.
