@@ -118,16 +118,38 @@ def synthesize(
     return Synthesized(config=config, stacks=stacks, assembly=app.synth())
 
 
-def cloudformation_validate_findings(outdir: Path) -> list[dict[str, Any]] | None:
-    """The unacknowledged findings of CDK's own validator in a synth's validation-report.json. None when the
-    report has no entry for it: CDK leaves the entry out when it found nothing and nothing was acknowledged."""
+def cloudformation_validate_report(outdir: Path) -> dict[str, Any] | None:
+    """CDK's own validator in a synth's validation-report.json: its conclusion and each finding left
+    unacknowledged (rule, severity, description, construct paths). None when the report has no entry for it:
+    CDK leaves the entry out when the validator found nothing and nothing was acknowledged."""
     report = json.loads((outdir / "validation-report.json").read_text())
     for plugin in report["pluginReports"]:
         if plugin["pluginName"] == "CloudFormation Validate":
-            assert plugin["conclusion"] == "success", plugin
-            findings: list[dict[str, Any]] = plugin.get("violations", [])
-            return findings
+            return {
+                "conclusion": plugin["conclusion"],
+                "violations": [
+                    {
+                        "rule": violation["ruleName"],
+                        "severity": violation["severity"],
+                        "description": violation["description"],
+                        "constructs": [construct["constructPath"] for construct in violation["violatingConstructs"]],
+                    }
+                    for violation in plugin.get("violations", [])
+                ],
+            }
     return None
+
+
+def acknowledged_rules(outdir: Path) -> dict[str, dict[str, str]]:
+    """Every acknowledgment a synth recorded (cdk-nag's, the validator's, annotations'): construct path ->
+    {rule id: reason}, as each stack's metadata carries them."""
+    acknowledged: dict[str, dict[str, str]] = {}
+    for metadata in sorted(outdir.glob("*.metadata.json")):
+        for path, entries in json.loads(metadata.read_text()).items():
+            for entry in entries:
+                if entry["type"] == "aws:cdk:acknowledged-rules":
+                    acknowledged.setdefault(path, {}).update(entry["data"])
+    return acknowledged
 
 
 def load(env_name: str, **environ: str) -> EnvironmentConfig:

@@ -13,7 +13,7 @@ import yaml
 from config import ConfigError, EnvironmentConfig
 from planning.catalog import gpu_instances
 from planning.kubelet import node_budget
-from tests.conftest import ROOT, cloudformation_validate_findings, load, normalized, synthesize
+from tests.conftest import ROOT, cloudformation_validate_report, load, normalized, synthesize
 
 
 def dev_config(**model_changes) -> tuple[dict, EnvironmentConfig]:
@@ -135,7 +135,9 @@ def test_no_secret_value_reaches_any_output(tmp_path):
     # The suite's one real app.py synth: the app keeps CDK's own validator on (other test synths turn it off,
     # test_synth_output runs it over the other environments), and dev passes it. The report lists the validator
     # only when it found or acknowledged something: dev's acknowledged W3010 (components/vpc.py) shows it ran.
-    assert cloudformation_validate_findings(tmp_path / "out") == [], "app.py runs CDK's validator, and dev passes"
+    assert cloudformation_validate_report(tmp_path / "out") == {"conclusion": "success", "violations": []}, (
+        "app.py runs CDK's validator, and dev passes"
+    )
     outputs = [*tmp_path.rglob("*"), *(ROOT / "tests" / "__snapshots__").rglob("*")]
     files = [path for path in outputs if path.is_file()]
     assert any(path.suffix == ".json" and "template" in path.name for path in files)

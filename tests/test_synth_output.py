@@ -2,6 +2,7 @@
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,9 @@ from tests.conftest import (
     ENVIRONMENTS,
     RENDERED_ENVIRONMENTS,
     ROOT,
+    acknowledged_rules,
     cdk_app,
-    cloudformation_validate_findings,
+    cloudformation_validate_report,
     load,
     normalized,
     synthesize,
@@ -79,6 +81,47 @@ def test_cfn_lint_would_catch_an_error():
     assert errors is not None and "RetentionDays" in errors
 
 
+# CDK's validator concludes from what it reads (the templates, the rules acknowledged on their constructs) and
+# from what runs it: the aws-cdk-lib that bundles it, cdk.json's flags, and this test code with conftest's cdk_app.
+VALIDATOR_VERSIONS = [
+    ROOT / "uv.lock",
+    ROOT / "cdk.json",
+    ROOT / "tests" / "conftest.py",
+    Path(__file__),
+    *tool_cache.installed(ROOT / ".venv", "aws_cdk_lib"),
+]
+
+
+def validator_inputs(outdir: Path) -> dict[str, bytes]:
+    """What CDK's validator reads from a synth."""
+    inputs = {path.name: path.read_bytes() for path in sorted(outdir.glob("*.template.json"))}
+    inputs["acknowledged-rules.json"] = json.dumps(acknowledged_rules(outdir), sort_keys=True).encode()
+    return inputs
+
+
+def cdk_validator_verdict(unvalidated: Path, synth_validated: Callable[[Path], object], outdir: Path) -> dict[str, Any]:
+    """What CDK's own validator says of the synth in `unvalidated`, made with it off: whether it failed the synth,
+    and its entry in the report (conftest.cloudformation_validate_report).
+
+    `synth_validated(outdir)` makes the same synth with the validator on. It runs only when no verdict is stored
+    for the same inputs (tests/tool_cache.py); a warm run of the suite saves the validator's WebAssembly engine
+    start (~2.5 s) and a synth per environment. A synth that fails for another reason is raised, never stored.
+    """
+    stored = tool_cache.recall("cdk-validator", validator_inputs(unvalidated), versions=VALIDATOR_VERSIONS)
+    if stored is not None:
+        return dict(stored)
+    try:
+        synth_validated(outdir)
+        failed = False
+    except RuntimeError as error:
+        if not str(error).startswith("ValidationFailed"):
+            raise
+        failed = True
+    verdict = {"synth_failed": failed, "report": cloudformation_validate_report(outdir)}
+    tool_cache.remember("cdk-validator", validator_inputs(outdir), versions=VALIDATOR_VERSIONS, result=verdict)
+    return verdict
+
+
 def _validated_environment(name: str) -> tuple[EnvironmentConfig, dict[str, Any]]:
     """An environment and its cached context, by the name the validator test gives it."""
     if name == "variant":
@@ -103,27 +146,46 @@ def _validated_environment(name: str) -> tuple[EnvironmentConfig, dict[str, Any]
         "adopted-weights-bucket",
     ],
 )
-def test_cdks_own_validator_accepts_every_environment(name, tmp_path):
+def test_cdks_own_validator_accepts_every_environment(name, synth_env, tmp_path):
     """CDK's built-in CloudFormation validator, on in app.py and off in the other test synths (conftest.cdk_app),
     runs here over every environment and every variant whose templates differ in shape (dev: through app.py,
     in the secret-leak test). Each warning it leaves is acknowledged on its construct (components/vpc.py)."""
     config, context = _validated_environment(name)
-    synthesized = synthesize(config, tmp_path, builtin_validation=True, context=context)
-    findings = cloudformation_validate_findings(synthesized.outdir)
-    if config.network.existing_vpc_id:
-        assert not findings, "no VPC of ours here, so the report may leave the validator out"
+    if name in RENDERED_ENVIRONMENTS:
+        unvalidated = synth_env(name).outdir
     else:
-        assert findings == [], "the VPC's acknowledged W3010 (its literal zones) is reported: the validator ran"
+        unvalidated = synthesize(config, tmp_path / "unvalidated", context=context).outdir
+    verdict = cdk_validator_verdict(
+        unvalidated,
+        lambda outdir: synthesize(config, outdir, builtin_validation=True, context=context),
+        tmp_path / "validated",
+    )
+    passed = {"conclusion": "success", "violations": []}
+    assert not verdict["synth_failed"], verdict["report"]
+    if config.network.existing_vpc_id:
+        assert verdict["report"] in (None, passed), "no VPC of ours here, so the report may leave the validator out"
+    else:
+        assert verdict["report"] == passed, "the VPC's acknowledged W3010 (its literal zones) is reported: it ran"
 
 
 def test_cdks_own_validator_fails_synth_on_an_error(tmp_path):
     """The check above can fail: cdk.json's validateAgainstDefaultRules turns the validator's errors into a
     failed synth (without it they would be warnings), and an unknown property is one."""
-    app = cdk_app(tmp_path, builtin_validation=True)
-    queue = sqs.CfnQueue(Stack(app, "Canary"), "Queue")
-    queue.add_property_override("RetentionDays", 4)
-    with pytest.raises(Exception, match="ValidationFailed"):
+
+    def canary(outdir: Path, *, validate: bool = False) -> None:
+        app = cdk_app(outdir, builtin_validation=validate)
+        queue = sqs.CfnQueue(Stack(app, "Canary"), "Queue")
+        queue.add_property_override("RetentionDays", 4)
         app.synth()
+
+    canary(tmp_path / "unvalidated")
+    verdict = cdk_validator_verdict(
+        tmp_path / "unvalidated", lambda outdir: canary(outdir, validate=True), tmp_path / "validated"
+    )
+    assert verdict["synth_failed"]
+    (violation,) = verdict["report"]["violations"]
+    assert violation["severity"] == "error" and "RetentionDays" in violation["description"]
+    assert violation["constructs"] == ["Canary/Queue"]
 
 
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
@@ -150,15 +212,12 @@ def test_cdk_nag_is_active_and_fails_synth_on_a_finding(tmp_path):
 @pytest.mark.parametrize("env_name", ENVIRONMENTS)
 def test_every_nag_acknowledgment_sits_on_a_resource_with_a_reason(synth_env, env_name):
     """Acknowledgments are per construct, never stack-wide, and each says why."""
-    outdir = synth_env(env_name).outdir
-    acknowledged = {}
-    for metadata in outdir.glob("*.metadata.json"):
-        for path, entries in json.loads(metadata.read_text()).items():
-            for entry in entries:
-                if entry["type"] == "aws:cdk:acknowledged-rules":
-                    for rule, reason in entry["data"].items():
-                        if "AwsSolutions" in rule:
-                            acknowledged[(path, rule)] = reason
+    acknowledged = {
+        (path, rule): reason
+        for path, rules in acknowledged_rules(synth_env(env_name).outdir).items()
+        for rule, reason in rules.items()
+        if "AwsSolutions" in rule
+    }
     assert acknowledged, "components acknowledge their cdk-nag findings"
     for (path, rule), reason in acknowledged.items():
         assert path.count("/") >= 2, f"{rule} is acknowledged for a whole stack ({path})"

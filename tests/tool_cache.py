@@ -1,4 +1,5 @@
-"""The external checkers' verdicts (checkov, cfn-lint, the CRD schema validator), kept by the bytes they read.
+"""The checkers' verdicts (checkov, cfn-lint, the CRD schema validator, CDK's own validator), kept by the bytes
+they read.
 
 A checker run is a function of its command, its installed version, its environment and its input files,
 and nothing else (each runs offline). So each run happens in a fresh directory holding only its inputs,
@@ -7,6 +8,10 @@ under relative names, with a minimal environment whose HOME is that directory (n
 hash of all of them. Only an identical run reuses it: an edited template, another command or an upgraded
 checker (its lockfile and its installed files' record are part of the key) is a new key, never a stale
 hit. A fresh clone, as in CI, has no cache and runs everything.
+
+A checker that runs inside the test process (CDK's validator runs in a synth) stores its verdict with
+`remember` and finds it with `recall`, keyed the same way: its input files, and as versions whatever else
+decides the verdict, the test code that runs it included.
 
     rm -rf .tools/cache                       # forget every stored result
     VLLM_ON_EKS_TOOL_CACHE=off make test      # run every checker, store nothing
@@ -20,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / ".tools" / "cache"
@@ -51,23 +57,8 @@ def run(
     unreadable report) is kept, so a broken install is never replayed.
     """
     environment = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ} | dict(env or {})
-    key = _digest(
-        json.dumps(
-            {
-                "command": command,
-                "stdin": stdin,
-                "env": environment,
-                "files": {name: _digest(_bytes(content)) for name, content in sorted(files.items())},
-                "versions": {
-                    str(path.relative_to(ROOT)): _digest(path.read_bytes()) if path.is_file() else "missing"
-                    for path in versions
-                },
-            },
-            sort_keys=True,
-        ).encode()
-    )
-    stored = CACHE_DIR / f"{key}.json"
-    enabled = os.environ.get("VLLM_ON_EKS_TOOL_CACHE", "on") != "off"
+    stored = _stored({"command": command, "stdin": stdin, "env": environment}, files, versions)
+    enabled = _enabled()
     if enabled and (result := _read(stored)) is not None:
         return subprocess.CompletedProcess(command, result["returncode"], result["stdout"], result["stderr"])
     with tempfile.TemporaryDirectory(prefix="checker-") as directory:
@@ -89,19 +80,49 @@ def run(
     return completed
 
 
+def recall(kind: str, files: Mapping[str, str | bytes], *, versions: list[Path]) -> Any:
+    """The result `remember` stored for `kind` over the same files and versions, or None."""
+    if not _enabled() or (stored := _read(_stored({"kind": kind}, files, versions))) is None:
+        return None
+    return stored["result"]
+
+
+def remember(kind: str, files: Mapping[str, str | bytes], *, versions: list[Path], result: object) -> None:
+    """Store `result` (not None, JSON) as what `kind` concluded from these files with these versions."""
+    if _enabled():
+        _store(_stored({"kind": kind}, files, versions), {"result": result})
+
+
 def installed(venv: Path, distribution: str) -> list[Path]:
     """The RECORD of a distribution installed in `venv`: every file it installed, with its hash."""
     return sorted(venv.glob(f"lib/python*/site-packages/{distribution}-*.dist-info/RECORD"))
+
+
+def _enabled() -> bool:
+    return os.environ.get("VLLM_ON_EKS_TOOL_CACHE", "on") != "off"
+
+
+def _stored(what: Mapping[str, object], files: Mapping[str, str | bytes], versions: list[Path]) -> Path:
+    """Where the result of `what` over `files`, with the checker pinned by `versions`, is kept."""
+    key = {
+        **what,
+        "files": {name: _digest(_bytes(content)) for name, content in sorted(files.items())},
+        "versions": {
+            str(path.relative_to(ROOT)): _digest(path.read_bytes()) if path.is_file() else "missing"
+            for path in versions
+        },
+    }
+    return CACHE_DIR / f"{_digest(json.dumps(key, sort_keys=True).encode())}.json"
 
 
 def _bytes(content: str | bytes) -> bytes:
     return content.encode() if isinstance(content, str) else content
 
 
-def _read(path: Path) -> dict[str, str | int] | None:
+def _read(path: Path) -> dict[str, Any] | None:
     """A stored result, or None when there is none (or another worker dropped it a moment ago)."""
     try:
-        result: dict[str, str | int] = json.loads(path.read_text())
+        result: dict[str, Any] = json.loads(path.read_text())
         os.utime(path)
     except (FileNotFoundError, json.JSONDecodeError):
         return None
