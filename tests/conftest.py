@@ -121,8 +121,16 @@ def synthesize(
 def cloudformation_validate_report(outdir: Path) -> dict[str, Any] | None:
     """CDK's own validator in a synth's validation-report.json: its conclusion and each finding left
     unacknowledged (rule, severity, description, construct paths). None when the report has no entry for it:
-    CDK leaves the entry out when the validator found nothing and nothing was acknowledged."""
+    CDK leaves the entry out when the validator found nothing and nothing was acknowledged.
+
+    Raises when a validation plugin crashed: CDK reports the crash as that plugin's failure, not as a finding."""
     report = json.loads((outdir / "validation-report.json").read_text())
+    crashed = {
+        plugin["pluginName"]: plugin["metadata"]["error"]
+        for plugin in report["pluginReports"]
+        if plugin.get("metadata", {}).get("error")
+    }
+    assert not crashed, f"a validation plugin crashed: {crashed}"
     for plugin in report["pluginReports"]:
         if plugin["pluginName"] == "CloudFormation Validate":
             return {
@@ -140,15 +148,23 @@ def cloudformation_validate_report(outdir: Path) -> dict[str, Any] | None:
     return None
 
 
+def stack_metadata(outdir: Path, entry_type: str) -> list[tuple[str, Any]]:
+    """Each (construct path, data) of one type of metadata entry, from every stack's metadata file in a synth."""
+    return [
+        (path, entry["data"])
+        for metadata in sorted(outdir.glob("*.metadata.json"))
+        for path, entries in json.loads(metadata.read_text()).items()
+        for entry in entries
+        if entry["type"] == entry_type
+    ]
+
+
 def acknowledged_rules(outdir: Path) -> dict[str, dict[str, str]]:
-    """Every acknowledgment a synth recorded (cdk-nag's, the validator's, annotations'): construct path ->
-    {rule id: reason}, as each stack's metadata carries them."""
+    """Every acknowledgment the stacks of a synth recorded (cdk-nag's, the validator's, annotations'): construct
+    path -> {rule id: reason}."""
     acknowledged: dict[str, dict[str, str]] = {}
-    for metadata in sorted(outdir.glob("*.metadata.json")):
-        for path, entries in json.loads(metadata.read_text()).items():
-            for entry in entries:
-                if entry["type"] == "aws:cdk:acknowledged-rules":
-                    acknowledged.setdefault(path, {}).update(entry["data"])
+    for path, rules in stack_metadata(outdir, "aws:cdk:acknowledged-rules"):
+        acknowledged.setdefault(path, {}).update(rules)
     return acknowledged
 
 

@@ -1,15 +1,17 @@
 """The synthesized templates: snapshots, cfn-lint, cdk-nag, and no dependence on the machine."""
 
 import json
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import Stack
+from aws_cdk import Acknowledgment, App, Stack, Validations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
+from constructs import Construct, IConstruct
 
 from config import EnvironmentConfig
 from stacks.assembly import build
@@ -18,11 +20,13 @@ from tests.conftest import (
     ENVIRONMENTS,
     RENDERED_ENVIRONMENTS,
     ROOT,
+    Synthesized,
     acknowledged_rules,
     cdk_app,
     cloudformation_validate_report,
     load,
     normalized,
+    stack_metadata,
     synthesize,
     variant_config,
 )
@@ -81,8 +85,17 @@ def test_cfn_lint_would_catch_an_error():
     assert errors is not None and "RetentionDays" in errors
 
 
-# CDK's validator concludes from what it reads (the templates, the rules acknowledged on their constructs) and
-# from what runs it: the aws-cdk-lib that bundles it, cdk.json's flags, and this test code with conftest's cdk_app.
+# CDK's validator concludes from what a synth gives it (validator_inputs), from the settings aws-cdk-lib reads
+# around it (core/lib/app.js and core/lib/private/synthesis-validation.js: context over cdk.json's, validation
+# turned off, whether a failure raises or exits; under pytest it raises) and from what runs it: the aws-cdk-lib
+# that bundles it, cdk.json, and this test code with conftest's cdk_app.
+VALIDATOR_ENVIRONMENT = (
+    "CDK_CONTEXT_JSON",
+    "CONTEXT_OVERFLOW_LOCATION_ENV",
+    "CDK_VALIDATION",
+    "CDK_APP_MODE",
+    "NODE_ENV",
+)
 VALIDATOR_VERSIONS = [
     ROOT / "uv.lock",
     ROOT / "cdk.json",
@@ -92,34 +105,133 @@ VALIDATOR_VERSIONS = [
 ]
 
 
-def validator_inputs(outdir: Path) -> dict[str, bytes]:
-    """What CDK's validator reads from a synth."""
-    inputs = {path.name: path.read_bytes() for path in sorted(outdir.glob("*.template.json"))}
-    inputs["acknowledged-rules.json"] = json.dumps(acknowledged_rules(outdir), sort_keys=True).encode()
-    return inputs
+def validator_settings(context: Mapping[str, Any]) -> dict[str, Any]:
+    """What, besides its input files, decides CDK's validator's verdict on a synth made with `context`."""
+    return {
+        "kind": "cdk-validator",
+        "environment": {name: os.environ.get(name) for name in VALIDATOR_ENVIRONMENT},
+        "context": dict(context),
+    }
 
 
-def cdk_validator_verdict(unvalidated: Path, synth_validated: Callable[[Path], object], outdir: Path) -> dict[str, Any]:
-    """What CDK's own validator says of the synth in `unvalidated`, made with it off: whether it failed the synth,
-    and its entry in the report (conftest.cloudformation_validate_report).
+def acknowledged_outside_stacks(root: IConstruct) -> dict[str, dict[str, str]]:
+    """Acknowledgments on the App, or under it outside any stack: CDK's validator honours them, and no stack's
+    metadata file carries them."""
+    scopes = [
+        root,
+        *(scope for child in root.node.children if not Stack.is_stack(child) for scope in child.node.find_all()),
+    ]
+    acknowledged: dict[str, dict[str, str]] = {}
+    for scope in scopes:
+        for entry in scope.node.metadata:
+            if entry.type == "aws:cdk:acknowledged-rules":
+                acknowledged.setdefault(scope.node.path, {}).update(entry.data)
+    return acknowledged
 
-    `synth_validated(outdir)` makes the same synth with the validator on. It runs only when no verdict is stored
-    for the same inputs (tests/tool_cache.py); a warm run of the suite saves the validator's WebAssembly engine
-    start (~2.5 s) and a synth per environment. A synth that fails for another reason is raised, never stored.
+
+def validator_inputs(outdir: Path, root: IConstruct) -> dict[str, bytes]:
+    """What CDK's validator reads from a synth: the templates; the stacks' environments and feature flags
+    (manifest.json); the logical id of each construct path and the rules acknowledged on it (the stacks'
+    metadata), which is how a finding on a resource meets its acknowledgment; acknowledgments outside stacks."""
+    metadata = {
+        "logical ids": dict(stack_metadata(outdir, "aws:cdk:logicalId")),
+        "acknowledged": acknowledged_rules(outdir),
+        "acknowledged outside stacks": acknowledged_outside_stacks(root),
+    }
+    return {
+        **{path.name: path.read_bytes() for path in sorted(outdir.glob("*.template.json"))},
+        "manifest.json": (outdir / "manifest.json").read_bytes(),
+        "metadata.json": json.dumps(metadata, sort_keys=True).encode(),
+    }
+
+
+def cdk_validator_verdict(
+    app_for: Callable[[Path, bool], App],
+    scratch: Path,
+    *,
+    context: Mapping[str, Any] | None = None,
+    shared: Synthesized | None = None,
+) -> dict[str, Any]:
+    """What CDK's own validator says of a synth: whether it failed the synth, and its entry in the report
+    (conftest.cloudformation_validate_report).
+
+    `app_for(outdir, validate)` builds the app, not yet synthesized, with the validator on or off (and
+    `context`); `shared` is the same app already synthesized with it off, by a fixture other tests use. The
+    validated synth runs only when no verdict is stored for the same inputs and settings (tests/tool_cache.py):
+    a warm run of the suite saves the validator's WebAssembly engine start (~2.5 s) and a synth per environment.
+    A synth that fails on anything but this validator's findings is raised, never stored.
     """
-    stored = tool_cache.recall("cdk-validator", validator_inputs(unvalidated), versions=VALIDATOR_VERSIONS)
+    if shared is None:
+        app = app_for(scratch / "unvalidated", False)
+        app.synth()
+        unvalidated = validator_inputs(scratch / "unvalidated", app)
+    else:
+        unvalidated = validator_inputs(shared.outdir, shared.stacks.secrets.node.root)
+    settings = validator_settings(context or {})
+    stored = tool_cache.recall(settings, unvalidated, versions=VALIDATOR_VERSIONS)
     if stored is not None:
         return dict(stored)
+    app = app_for(scratch / "validated", True)
+    failure = None
     try:
-        synth_validated(outdir)
-        failed = False
+        app.synth()
     except RuntimeError as error:
         if not str(error).startswith("ValidationFailed"):
             raise
-        failed = True
-    verdict = {"synth_failed": failed, "report": cloudformation_validate_report(outdir)}
-    tool_cache.remember("cdk-validator", validator_inputs(outdir), versions=VALIDATOR_VERSIONS, result=verdict)
+        failure = error
+    report = cloudformation_validate_report(scratch / "validated")
+    if failure and (report is None or report["conclusion"] != "failure"):
+        raise AssertionError(f"synth failed on another validation plugin than CDK's validator: {failure}")
+    verdict = {"synth_failed": failure is not None, "report": report}
+    tool_cache.remember(
+        settings, validator_inputs(scratch / "validated", app), versions=VALIDATOR_VERSIONS, result=verdict
+    )
     return verdict
+
+
+def test_the_validators_verdict_is_kept_apart_for_each_setting_it_reads(monkeypatch):
+    """A run with CDK_VALIDATION=false (validation off) or another context would otherwise store its verdict
+    under the key of a normal run."""
+    for name in VALIDATOR_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    usual = validator_settings({})
+    assert validator_settings({"vpc-provider:account=1:filter.vpc-id=vpc-1": {}}) != usual
+    for name in VALIDATOR_ENVIRONMENT:
+        with monkeypatch.context() as patch:
+            patch.setenv(name, "false")
+            assert validator_settings({}) != usual, name
+
+
+def test_the_validators_inputs_hold_what_meets_a_finding_with_its_acknowledgment(tmp_path):
+    """Identical templates may get different verdicts: the validator finds a resource by logical id, maps it to
+    its construct path, and honours acknowledgments there or on the App."""
+
+    def queue_app(name: str, scope: str, *, acknowledged_on_app: bool = False) -> tuple[str, dict[str, bytes]]:
+        app = cdk_app(tmp_path / name)
+        queue = sqs.CfnQueue(Construct(Stack(app, "Canary"), scope), "Queue")
+        queue.override_logical_id("Queue")
+        if acknowledged_on_app:
+            Validations.of(app).acknowledge(Acknowledgment(id="CloudFormation-Validate::F3002", reason="a test"))
+        app.synth()
+        template = (tmp_path / name / "Canary.template.json").read_text()
+        return template, validator_inputs(tmp_path / name, app)
+
+    here, there, acknowledged = (
+        queue_app("here", "Here"),
+        queue_app("there", "There"),
+        queue_app("acknowledged", "Here", acknowledged_on_app=True),
+    )
+    assert here[0] == there[0] == acknowledged[0], "the templates alone cannot tell them apart"
+    assert here[1] != there[1] and here[1] != acknowledged[1]
+
+
+def test_a_crashed_validation_plugin_is_raised_not_read_as_a_verdict(tmp_path):
+    """CDK reports a plugin that threw as that plugin's failure, with the error in its metadata."""
+    report = {"pluginReports": [{"pluginName": "CloudFormation Validate", "conclusion": "failure",
+                                 "metadata": {"error": "RuntimeError: boom"}, "violations": []}]}  # fmt: skip
+    (tmp_path / "validation-report.json").write_text(json.dumps(report))
+    with pytest.raises(AssertionError, match="boom"):
+        cloudformation_validate_report(tmp_path)
 
 
 def _validated_environment(name: str) -> tuple[EnvironmentConfig, dict[str, Any]]:
@@ -151,15 +263,14 @@ def test_cdks_own_validator_accepts_every_environment(name, synth_env, tmp_path)
     runs here over every environment and every variant whose templates differ in shape (dev: through app.py,
     in the secret-leak test). Each warning it leaves is acknowledged on its construct (components/vpc.py)."""
     config, context = _validated_environment(name)
-    if name in RENDERED_ENVIRONMENTS:
-        unvalidated = synth_env(name).outdir
-    else:
-        unvalidated = synthesize(config, tmp_path / "unvalidated", context=context).outdir
-    verdict = cdk_validator_verdict(
-        unvalidated,
-        lambda outdir: synthesize(config, outdir, builtin_validation=True, context=context),
-        tmp_path / "validated",
-    )
+
+    def app_for(outdir: Path, validate: bool) -> App:
+        app = cdk_app(outdir, builtin_validation=validate, **context)
+        build(app, config)
+        return app
+
+    shared = synth_env(name) if name in RENDERED_ENVIRONMENTS else None
+    verdict = cdk_validator_verdict(app_for, tmp_path, context=context, shared=shared)
     passed = {"conclusion": "success", "violations": []}
     assert not verdict["synth_failed"], verdict["report"]
     if config.network.existing_vpc_id:
@@ -172,16 +283,13 @@ def test_cdks_own_validator_fails_synth_on_an_error(tmp_path):
     """The check above can fail: cdk.json's validateAgainstDefaultRules turns the validator's errors into a
     failed synth (without it they would be warnings), and an unknown property is one."""
 
-    def canary(outdir: Path, *, validate: bool = False) -> None:
+    def canary(outdir: Path, validate: bool) -> App:
         app = cdk_app(outdir, builtin_validation=validate)
         queue = sqs.CfnQueue(Stack(app, "Canary"), "Queue")
         queue.add_property_override("RetentionDays", 4)
-        app.synth()
+        return app
 
-    canary(tmp_path / "unvalidated")
-    verdict = cdk_validator_verdict(
-        tmp_path / "unvalidated", lambda outdir: canary(outdir, validate=True), tmp_path / "validated"
-    )
+    verdict = cdk_validator_verdict(canary, tmp_path)
     assert verdict["synth_failed"]
     (violation,) = verdict["report"]["violations"]
     assert violation["severity"] == "error" and "RetentionDays" in violation["description"]

@@ -93,24 +93,26 @@ def test_a_missing_version_file_is_part_of_the_key_not_a_crash(checker, tmp_path
     assert runs_after == runs + 1
 
 
-def test_an_in_process_verdict_is_recalled_only_for_the_same_files_and_versions(tmp_path, monkeypatch):
-    """CDK's validator runs inside a synth: its verdict is stored and found by the same key as a checker run's."""
+def test_an_in_process_verdict_is_recalled_only_for_the_same_checker_settings_files_and_versions(tmp_path, monkeypatch):
+    """CDK's validator runs inside a synth: its verdict is stored and found by the same key as a checker run's,
+    with the settings it reads (environment variables, context) in place of a command."""
     monkeypatch.setattr(tool_cache, "CACHE_DIR", tmp_path / "cache")
     monkeypatch.setattr(tool_cache, "ROOT", tmp_path)
     monkeypatch.delenv("VLLM_ON_EKS_TOOL_CACHE", raising=False)
     version = tmp_path / "validator.lock"
     version.write_text("1.0")
-    files = {"a.template.json": b"{}", "acknowledged-rules.json": b"{}"}
-    assert tool_cache.recall("validator", files, versions=[version]) is None
-    tool_cache.remember("validator", files, versions=[version], result={"synth_failed": False})
-    assert tool_cache.recall("validator", files, versions=[version]) == {"synth_failed": False}
-    assert tool_cache.recall("another checker", files, versions=[version]) is None
+    files = {"a.template.json": b"{}", "metadata.json": b"{}"}
+    validator = {"kind": "validator", "environment": {"CDK_VALIDATION": None}}
+    assert tool_cache.recall(validator, files, versions=[version]) is None
+    tool_cache.remember(validator, files, versions=[version], result={"synth_failed": False})
+    assert tool_cache.recall(validator, files, versions=[version]) == {"synth_failed": False}
+    assert tool_cache.recall({**validator, "kind": "another checker"}, files, versions=[version]) is None
     assert (
-        tool_cache.recall("validator", {**files, "acknowledged-rules.json": b'{"W3010": "x"}'}, versions=[version])
-        is None
+        tool_cache.recall({**validator, "environment": {"CDK_VALIDATION": "false"}}, files, versions=[version]) is None
     )
+    assert tool_cache.recall(validator, {**files, "metadata.json": b'{"W3010": "x"}'}, versions=[version]) is None
     version.write_text("1.1")
-    assert tool_cache.recall("validator", files, versions=[version]) is None
+    assert tool_cache.recall(validator, files, versions=[version]) is None
     version.write_text("1.0")
     monkeypatch.setenv("VLLM_ON_EKS_TOOL_CACHE", "off")
-    assert tool_cache.recall("validator", files, versions=[version]) is None
+    assert tool_cache.recall(validator, files, versions=[version]) is None

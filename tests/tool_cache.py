@@ -10,8 +10,9 @@ checker (its lockfile and its installed files' record are part of the key) is a 
 hit. A fresh clone, as in CI, has no cache and runs everything.
 
 A checker that runs inside the test process (CDK's validator runs in a synth) stores its verdict with
-`remember` and finds it with `recall`, keyed the same way: its input files, and as versions whatever else
-decides the verdict, the test code that runs it included.
+`remember` and finds it with `recall`, keyed the same way: its input files, the settings it reads (its
+environment variables, its context) and as versions whatever else decides the verdict, the test code that
+runs it included.
 
     rm -rf .tools/cache                       # forget every stored result
     VLLM_ON_EKS_TOOL_CACHE=off make test      # run every checker, store nothing
@@ -80,17 +81,20 @@ def run(
     return completed
 
 
-def recall(kind: str, files: Mapping[str, str | bytes], *, versions: list[Path]) -> Any:
-    """The result `remember` stored for `kind` over the same files and versions, or None."""
-    if not _enabled() or (stored := _read(_stored({"kind": kind}, files, versions))) is None:
+def recall(what: Mapping[str, object], files: Mapping[str, str | bytes], *, versions: list[Path]) -> Any:
+    """The result `remember` stored for the same `what` (the checker, and any setting that changes its verdict),
+    files and versions, or None."""
+    if not _enabled() or (stored := _read(_stored({"checker": what}, files, versions))) is None:
         return None
     return stored["result"]
 
 
-def remember(kind: str, files: Mapping[str, str | bytes], *, versions: list[Path], result: object) -> None:
-    """Store `result` (not None, JSON) as what `kind` concluded from these files with these versions."""
+def remember(
+    what: Mapping[str, object], files: Mapping[str, str | bytes], *, versions: list[Path], result: object
+) -> None:
+    """Store `result` (not None, JSON) as what the checker `what` concluded from these files with these versions."""
     if _enabled():
-        _store(_stored({"kind": kind}, files, versions), {"result": result})
+        _store(_stored({"checker": what}, files, versions), {"result": result})
 
 
 def installed(venv: Path, distribution: str) -> list[Path]:
