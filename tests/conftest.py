@@ -103,17 +103,10 @@ def cdk_app(outdir: Path | None = None, *, builtin_validation: bool = False, **c
     )
 
 
-def synthesize(
-    config: EnvironmentConfig,
-    outdir: Path,
-    *,
-    deployer: str | None = None,
-    builtin_validation: bool = False,
-    context: dict[str, Any] | None = None,
-) -> Synthesized:
+def synthesize(config: EnvironmentConfig, outdir: Path, *, deployer: str | None = None) -> Synthesized:
     from stacks.assembly import build
 
-    app = cdk_app(outdir, builtin_validation=builtin_validation, **(context or {}))
+    app = cdk_app(outdir)
     stacks = build(app, config, deployer=deployer)
     return Synthesized(config=config, stacks=stacks, assembly=app.synth())
 
